@@ -1,0 +1,7 @@
+"""bertgan: the two landmark models of the seeds, BERT and GAN, end to end.
+
+Importing this package is cheap: it pulls in no torch and no transformers. Use the sub-packages
+(``bertgan.gan``, ``bertgan.data`` …) or the ``bertgan`` command line.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from bertgan.cli import main
+
+raise SystemExit(main())
