@@ -1,0 +1,47 @@
+"""Shared fixtures. Real datasets are read from the shared data folder (never copied into the repo):
+$BERTGAN_TEST_DATA, else ../shared/data beside the checkout. Under CI=true a missing file fails the test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path:
+    env = os.environ.get("BERTGAN_TEST_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _data_root()
+
+
+@pytest.fixture
+def shared_file(data_dir):
+    """shared_file("mnist/t10k-labels-idx1-ubyte.gz") → the path, or skip (fail under CI=true) if missing."""
+
+    def get(rel: str) -> Path:
+        path = data_dir / rel
+        if not path.is_file():
+            msg = f"shared dataset file missing: {path}"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(msg)
+            pytest.skip(msg)
+        return path
+
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _fixed_threads():
+    # Bit-exact comparisons need the same thread count in every run of a test.
+    n = torch.get_num_threads()
+    torch.set_num_threads(min(n, 2))
+    yield
+    torch.set_num_threads(n)
