@@ -1,0 +1,1 @@
+"""Pictures and pages for a run folder: sample grids, curves, report.html."""

@@ -1,0 +1,88 @@
+"""Sample grids (Pillow) and training curves (matplotlib, Agg backend) — written atomically."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bertgan.io import atomic_path
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """G's output in [−1, 1] → uint8 [0, 255], (N, C, H, W)."""
+    return images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, min_cell: int = 56):
+    """uint8 (N, C, H, W) → a PIL image of the images in a grid. Small images (the 8×8 digits) are enlarged
+    with nearest-neighbour so that each cell is at least ``min_cell`` pixels wide: pixels stay pixels."""
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    scale = max(1, math.ceil(min_cell / max(h, w)))
+    arr = images.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+    if scale > 1:
+        arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
+    h, w = h * scale, w * scale
+    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), 255, dtype=np.uint8)
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = arr[i]
+    return Image.fromarray(grid[..., 0] if c == 1 else grid, mode="L" if c == 1 else "RGB")
+
+
+def save_grid(path: str | Path, images: torch.Tensor, nrow: int | None = None) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        image_grid(images, nrow).save(tmp, format="PNG")
+    return path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_gan_curves(path: str | Path, rows: Sequence[dict], title: str = "") -> Path:
+    """Three panels over steps: loss_D and loss_G; mean D(x) and D(G(z)) against the 0.5 threshold; D's
+    accuracy at that threshold on real and on generated batches."""
+    plt = _plt()
+    steps = [r["step"] for r in rows]
+    col = lambda k: [r[k] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
+    ax = axes[0]
+    ax.plot(steps, col("loss_d"), label="loss_D")
+    ax.plot(steps, col("loss_g"), label="loss_G")
+    ax.set_title("losses")
+    ax = axes[1]
+    ax.plot(steps, col("d_real"), label="mean D(x), real")
+    ax.plot(steps, col("d_fake"), label="mean D(G(z)), generated")
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="threshold 0.5")
+    ax.set_ylim(0, 1)
+    ax.set_title("D's output")
+    ax = axes[2]
+    ax.plot(steps, col("acc_real"), label="real judged real (D ≥ 0.5)")
+    ax.plot(steps, col("acc_fake"), label="generated judged fake (D < 0.5)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("D's accuracy at the 0.5 threshold")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return path
