@@ -1,0 +1,352 @@
+"""Training the GAN: the minimax game played by alternating updates.
+
+Seed 001, §03: "주어진 목적 함수를 η에 대해서 최대화하고, θ에 대해서 최소화하는 작업을 번갈아 진행" — maximise the
+objective over D's η, then minimise it over G's θ, in turn (Goodfellow et al. 2014, Algorithm 1, with k =
+``d_steps`` D updates per G update).
+
+Run folder (``--out RUN``): config.json, checkpoint.safetensors, metrics.jsonl, samples/epoch_NNN.png (a fixed z
+each epoch), samples.png (latest), real.png, curves.png, report.html.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bertgan.data.images import load_images
+from bertgan.errors import UsageError
+from bertgan.gan.config import GANConfig, resolve_shape, validate
+from bertgan.gan.losses import LOSSES, threshold_accuracy
+from bertgan.gan.models import build_gan, sample_prior
+from bertgan.io import ensure_writable_dir, write_json, write_text
+from bertgan.report.html import write_report
+from bertgan.report.plots import plot_gan_curves, save_grid, to_uint8
+from bertgan.train.checkpoint import (
+    load_checkpoint,
+    restore_module,
+    restore_optimizer,
+    restore_rng,
+    save_checkpoint,
+)
+from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
+
+CHECKPOINT = "checkpoint.safetensors"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+N_FIXED = 64  # size of the fixed-z sample grid
+REPORT_EVERY_S = 20.0  # redraw curves.png and report.html at epoch ends at most this often (and at the end)
+METRIC_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
+
+
+# ------------------------------------------------------------------------------------------------ one step
+
+class GANStep:
+    """One D update on a real batch, and — every ``d_steps``-th call — one G update.
+
+    Work is not done twice: G's forward pass for the D update is kept (with its graph) and reused by the G
+    update that follows, as the PyTorch DCGAN example does; D's weights are frozen during the G update, whose
+    backward pass then computes only ∂/∂x through D.
+    """
+
+    def __init__(self, G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, cfg: GANConfig, device: torch.device, precision: str):
+        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.d_loss, self.g_loss = LOSSES[cfg.loss]
+        self.latent_dim, self.prior, self.d_steps = cfg.latent_dim, cfg.prior, cfg.d_steps
+        self.device, self.precision = device, precision
+        self.reset_metrics()
+
+    def reset_metrics(self) -> None:
+        self._sums = torch.zeros(len(METRIC_NAMES), device=self.device)
+        self._d_count = self._g_count = 0
+
+    def __call__(self, real: torch.Tensor, step: int) -> None:
+        n = real.shape[0]
+        g_turn = (step + 1) % self.d_steps == 0
+        z = sample_prior(n, self.latent_dim, self.prior, device=self.device)
+        with autocast(self.device, self.precision):
+            with torch.set_grad_enabled(g_turn):
+                fake = self.G(z)  # (N, C, H, W); graph kept only if the G update below will reuse it
+            # Real and generated batches go through D separately: BatchNorm in D must not mix their statistics,
+            # and one concatenated batch measured slower on CPU anyway.
+            real_logits, fake_logits = self.D(real).float(), self.D(fake.detach()).float()
+        # D ascends V(D, G): descend d_loss = −V.
+        loss_d = self.d_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            acc_real, acc_fake = threshold_accuracy(real_logits, fake_logits)
+            self._sums[0] += loss_d.detach()
+            self._sums[2] += torch.sigmoid(real_logits).mean()
+            self._sums[3] += torch.sigmoid(fake_logits).mean()
+            self._sums[4] += acc_real
+            self._sums[5] += acc_fake
+        self._d_count += 1
+        if not g_turn:
+            return
+        # G descends its loss through the D just updated (alternating, not simultaneous, updates).
+        self.D.requires_grad_(False)
+        try:
+            with autocast(self.device, self.precision):
+                g_logits = self.D(fake).float()
+            loss_g = self.g_loss(g_logits)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        self._sums[1] += loss_g.detach()
+        self._g_count += 1
+
+    def pop_metrics(self) -> dict[str, float]:
+        """Means since the last call (one host sync)."""
+        sums = self._sums.tolist()
+        d, g = max(self._d_count, 1), max(self._g_count, 1)
+        out = {name: sums[i] / (g if name == "loss_g" else d) for i, name in enumerate(METRIC_NAMES)}
+        self.reset_metrics()
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: float
+    interrupted: bool
+    metrics: dict
+    report: Path
+    samples: Path
+
+
+def load_run_config(run_dir: str | Path) -> GANConfig:
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise UsageError(f"{path}: not found; --run/--out must be a folder written by 'bertgan gan train'")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: line {e.lineno}: not valid JSON ({e.msg}); restore the file") from e
+    cfg = GANConfig.from_dict(data, str(path))
+    validate(cfg)
+    return cfg
+
+
+def make_optimizers(G, D, cfg: GANConfig, device: torch.device):
+    fused = device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
+    adam = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps,
+                                               fused=fused)
+    return adam(G.parameters(), cfg.lr_g), adam(D.parameters(), cfg.lr_d)
+
+
+def uses_convolutions(arch: str) -> bool:
+    return arch in ("dcgan", "tf-dcgan")
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The data order of one epoch, a pure function of (seed, epoch): a resumed run needs no saved state."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row["step"] <= up_to_step:
+                    rows.append(row)
+    return rows
+
+
+def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+          log: Callable[[str], None] = print, after_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train G and D as configured, writing everything into ``out``. With ``resume``, ``cfg`` must be the
+    run's own config (``load_run_config``) with at most epochs / max_steps changed."""
+    from tqdm.auto import tqdm
+
+    validate(cfg)
+    run = ensure_writable_dir(out)
+    ckpt_path = run / CHECKPOINT
+    if resume and not ckpt_path.is_file():
+        raise UsageError(f"--resume: {ckpt_path} not found; nothing to resume — drop --resume to start a run")
+    if not resume and (ckpt_path.exists() or (run / CONFIG).exists()):
+        raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
+
+    device = pick_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    cfg = resolve_shape(dataclasses.replace(cfg, precision=precision))
+    data = load_images(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_dir)
+    if cfg.channels is None:
+        cfg = dataclasses.replace(cfg, channels=int(data.images.shape[1]))
+    n = len(data)
+    if cfg.batch_size > n:
+        raise UsageError(f"--batch-size {cfg.batch_size}: larger than the dataset ({n} images in {cfg.dataset}); "
+                         f"use at most {n}")
+    steps_per_epoch = n // cfg.batch_size  # full batches only: BatchNorm sees the same batch size every step
+    # --max-steps, when given, overrides --epochs (as in transformers' Trainer).
+    total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
+
+    torch.manual_seed(cfg.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    shape = (cfg.channels, cfg.image_size, cfg.image_size)
+    G, D = build_gan(cfg.arch, cfg.latent_dim, shape, cfg.width)
+    fmt = torch.channels_last if uses_convolutions(cfg.arch) else torch.contiguous_format
+    G = G.to(device, memory_format=fmt)
+    D = D.to(device, memory_format=fmt)
+    opt_g, opt_d = make_optimizers(G, D, cfg, device)
+    fixed_z = sample_prior(N_FIXED, cfg.latent_dim, cfg.prior,
+                           generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device)
+
+    step, elapsed = 0, 0.0
+    if resume:
+        ckpt = load_checkpoint(ckpt_path)
+        restore_module(G, ckpt, "G", str(ckpt_path))
+        restore_module(D, ckpt, "D", str(ckpt_path))
+        restore_optimizer(opt_g, ckpt, "opt_G")
+        restore_optimizer(opt_d, ckpt, "opt_D")
+        restore_rng(ckpt)
+        step, elapsed = int(ckpt.meta["step"]), float(ckpt.meta.get("elapsed", 0.0))
+    rows = _read_metrics(run / METRICS, step)
+    write_text(run / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    write_json(run / CONFIG, dataclasses.asdict(cfg))
+    (run / "samples").mkdir(exist_ok=True)
+    if not resume:
+        save_grid(run / "real.png", data.images[:N_FIXED])
+
+    images = data.images.to(device) if device.type != "cpu" else data.images
+    stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision)
+
+    def checkpoint() -> None:
+        save_checkpoint(ckpt_path, {"G": G, "D": D}, {"opt_G": opt_g, "opt_D": opt_d},
+                        meta={"step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed_now()})
+
+    t0 = time.perf_counter()
+    elapsed_now = lambda: elapsed + time.perf_counter() - t0
+
+    def sample_grid(name: str | None) -> Path:
+        G.eval()
+        with torch.no_grad(), autocast(device, precision):
+            imgs = to_uint8(G(fixed_z))
+        G.train()
+        if name:
+            save_grid(run / "samples" / name, imgs)
+        return save_grid(run / "samples.png", imgs)
+
+    def report(interrupted: bool = False) -> Path:
+        if rows:
+            plot_gan_curves(run / "curves.png", rows, f"{cfg.arch} on {cfg.dataset}, {cfg.loss} loss")
+        last = rows[-1] if rows else {}
+        summary = {"step": f"{step} / {total_steps}", "epoch": f"{step / steps_per_epoch:.2f} / {cfg.epochs}",
+                   "status": "interrupted (resume with --resume)" if interrupted else
+                   ("finished" if step >= total_steps else "running"),
+                   "device": f"{device} ({precision})", "elapsed": f"{elapsed_now():.1f} s"}
+        summary.update({k: last[k] for k in ("img_per_s", *METRIC_NAMES) if k in last})
+        gallery = [(p.stem.replace("_", " "), f"samples/{p.name}")
+                   for p in sorted((run / "samples").glob("epoch_*.png"))]
+        figures = [("samples from a fixed z (latest)", "samples.png"), ("real training images", "real.png")]
+        if rows:
+            figures.append(("losses, D(x) vs D(G(z)), D's threshold accuracy", "curves.png"))
+        return write_report(run, f"GAN run — {run.name}", summary, figures, gallery, dataclasses.asdict(cfg),
+                            note="G(z; θ) against D(x; η): D ≥ 0.5 is judged real (seed 001).")
+
+    interrupted = False
+    bar = tqdm(total=total_steps * cfg.batch_size, initial=step * cfg.batch_size, unit="img", unit_scale=True,
+               disable=not progress, dynamic_ncols=True, desc=f"{cfg.arch} {cfg.dataset}")
+    last_saved = step
+    t_log, images_log = time.perf_counter(), 0
+    t_report = t_log
+    order = None
+    with GracefulInterrupt() as stop, bar:
+        while step < total_steps:
+            epoch, i = divmod(step, steps_per_epoch)
+            if order is None or i == 0:
+                order = epoch_order(cfg.seed, epoch, n).to(images.device)
+            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            real = images[idx].to(device, non_blocking=True).float().div_(127.5).sub_(1.0)  # uint8 → [−1, 1]
+            real = real.contiguous(memory_format=fmt)
+            stepper(real, step)
+            step += 1
+            images_log += cfg.batch_size
+            bar.update(cfg.batch_size)
+            end_of_epoch = step % steps_per_epoch == 0
+            if step % cfg.log_every == 0 or end_of_epoch or step == total_steps or stop.requested:
+                now = time.perf_counter()
+                row = {"step": step, "epoch": round(step / steps_per_epoch, 4), **stepper.pop_metrics(),
+                       "img_per_s": images_log / max(now - t_log, 1e-9), "elapsed": elapsed_now()}
+                t_log, images_log = now, 0
+                rows.append(row)
+                with open(run / METRICS, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+                bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
+                                Dx=f"{row['d_real']:.2f}", DGz=f"{row['d_fake']:.2f}")
+            if end_of_epoch:
+                sample_grid(f"epoch_{step // steps_per_epoch:03d}.png")
+                if time.perf_counter() - t_report >= REPORT_EVERY_S:  # matplotlib costs ~0.3 s a figure
+                    report()
+                    t_report = time.perf_counter()
+            if end_of_epoch or step % cfg.checkpoint_every == 0 or stop.requested:
+                checkpoint()
+                last_saved = step
+            if after_step is not None:
+                after_step(step)
+            if stop.requested:
+                interrupted = True
+                break
+    if last_saved != step:
+        checkpoint()
+    samples = sample_grid(None)
+    report_path = report(interrupted)
+    if interrupted:
+        log(f"interrupted at step {step}: checkpoint saved; continue with: bertgan gan train --resume --out {run}")
+    return TrainResult(run, step, step / steps_per_epoch, interrupted, rows[-1] if rows else {}, report_path,
+                       samples)
+
+
+# ------------------------------------------------------------------------------------------------ sampling
+
+def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, GANConfig]:
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    ckpt = load_checkpoint(run_dir / CHECKPOINT)
+    G, _ = build_gan(cfg.arch, cfg.latent_dim, (cfg.channels, cfg.image_size, cfg.image_size), cfg.width)
+    restore_module(G, ckpt, "G", str(run_dir / CHECKPOINT))
+    return G.to(device).eval(), cfg
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: under N(0, I) every point keeps a typical norm (White 2016)."""
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True))
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torch.device,
+             interpolate: bool = False, frames: int = 10) -> tuple[torch.Tensor, int]:
+    """uint8 images and the grid's row length. interpolate: n // frames rows (at least one), each a walk from one
+    z to another in ``frames`` steps (slerp for the normal prior, a straight line for the uniform one)."""
+    gen = torch.Generator().manual_seed(seed)
+    if interpolate:
+        rows = max(1, n // frames)
+        a, b = (sample_prior(rows, cfg.latent_dim, cfg.prior, generator=gen) for _ in range(2))
+        t = torch.linspace(0, 1, frames).view(1, frames, 1)
+        a, b = a[:, None, :], b[:, None, :]  # (rows, 1, d)
+        z = _slerp(a, b, t) if cfg.prior == "normal" else a + (b - a) * t  # (rows, frames, d)
+        z, nrow = z.reshape(rows * frames, cfg.latent_dim), frames
+    else:
+        z, nrow = sample_prior(n, cfg.latent_dim, cfg.prior, generator=gen), math.ceil(math.sqrt(n))
+    with torch.no_grad():
+        images = to_uint8(G(z.to(device)))
+    return images, nrow

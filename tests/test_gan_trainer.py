@@ -1,0 +1,108 @@
+import json
+import os
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from bertgan.errors import UsageError
+from bertgan.gan.config import resolve
+from bertgan.gan.trainer import generate, load_generator, load_run_config, train
+
+TINY = dict(dataset="digits", width=8, batch_size=32, log_every=2, precision="fp32", device="cpu")
+
+
+def _weights(run):
+    t = load_file(str(run / "checkpoint.safetensors"))
+    return {k: v for k, v in t.items() if not k.startswith("rng.")}
+
+
+def test_run_folder_contents(tmp_path):
+    cfg = resolve("mlp", epochs=2, **TINY)
+    r = train(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert r.step == 2 * (1797 // 32) and not r.interrupted
+    for name in ("config.json", "checkpoint.safetensors", "metrics.jsonl", "samples.png", "real.png", "curves.png",
+                 "report.html", "samples/epoch_001.png", "samples/epoch_002.png"):
+        assert (run / name).is_file(), name
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == r.step
+    for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "img_per_s"):
+        assert k in rows[-1]
+    assert 0 <= rows[-1]["d_real"] <= 1 and 0 <= rows[-1]["acc_fake"] <= 1
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["arch"] == "mlp" and saved["image_size"] == 8 and saved["channels"] == 1
+    html = (run / "report.html").read_text()
+    assert "samples.png" in html and "curves.png" in html and "epoch 002" in html
+    assert not list(run.rglob("*.tmp"))  # atomic writes left no temporaries
+
+
+@pytest.mark.parametrize("arch", ["tf-dcgan", "mlp"])
+def test_resume_is_bit_exact(tmp_path, arch):
+    # tf-dcgan covers BatchNorm statistics, dropout RNG, channels_last and fused Adam state.
+    extra = dict(batch_size=16, max_steps=6) if arch == "tf-dcgan" else dict(max_steps=6)
+    cfg = resolve(arch, **{**TINY, **extra})
+    train(cfg, tmp_path / "straight", progress=False)
+    first = resolve(arch, **{**TINY, **extra, "max_steps": 3})
+    train(first, tmp_path / "split", progress=False)
+    again = load_run_config(tmp_path / "split")
+    again.max_steps = 6
+    r = train(again, tmp_path / "split", resume=True, progress=False)
+    assert r.step == 6
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # no duplicated rows after the resume
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path):
+    cfg = resolve("mlp", **{**TINY, "max_steps": 8})
+    train(cfg, tmp_path / "straight", progress=False)
+
+    def interrupt(step):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    r = train(cfg, tmp_path / "split", progress=False, after_step=interrupt, log=lambda s: None)
+    assert r.interrupted and r.step == 3
+    assert json.loads((tmp_path / "split" / "config.json").read_text())["max_steps"] == 8
+    r = train(load_run_config(tmp_path / "split"), tmp_path / "split", resume=True, progress=False)
+    assert r.step == 8 and not r.interrupted
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
+    cfg = resolve("mlp", **{**TINY, "max_steps": 1})
+    train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(UsageError, match="already holds a run"):
+        train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(UsageError, match="nothing to resume"):
+        train(cfg, tmp_path / "other", resume=True, progress=False)
+
+
+def test_batch_larger_than_dataset(tmp_path):
+    cfg = resolve("mlp", **{**TINY, "batch_size": 5000})
+    with pytest.raises(UsageError, match="larger than the dataset"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "config.json").exists()  # nothing half-written
+
+
+def test_d_steps_and_minimax_and_uniform_prior(tmp_path):
+    cfg = resolve("mlp", **{**TINY, "max_steps": 4, "d_steps": 2, "loss": "minimax", "prior": "uniform"})
+    r = train(cfg, tmp_path / "run", progress=False)
+    assert r.step == 4 and r.metrics["loss_g"] < 0  # minimax G loss E[log(1 − D(G(z)))] is negative
+
+
+def test_sampling_and_interpolation(tmp_path):
+    train(resolve("mlp", **{**TINY, "max_steps": 2}), tmp_path / "run", progress=False)
+    G, cfg = load_generator(tmp_path / "run", torch.device("cpu"))
+    imgs, nrow = generate(G, cfg, 16, seed=1, device=torch.device("cpu"))
+    assert imgs.shape == (16, 1, 8, 8) and nrow == 4
+    again, _ = generate(G, cfg, 16, seed=1, device=torch.device("cpu"))
+    assert torch.equal(imgs, again)  # same seed, same samples
+    strip, nrow = generate(G, cfg, 20, seed=1, device=torch.device("cpu"), interpolate=True)
+    assert strip.shape[0] == 20 and nrow == 10
