@@ -1,0 +1,102 @@
+"""The command line: --help and --dry-run of every subcommand, and bad input → one message, exit 2, nothing written."""
+
+import json
+
+import pytest
+
+from bertgan.cli import main
+
+SUBCOMMANDS = [["demo"], ["gan", "train"], ["gan", "sample"]]
+
+
+@pytest.mark.parametrize("cmd", [[], *SUBCOMMANDS, ["gan"]])
+def test_help(cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--help"])
+    assert e.value.code == 0
+    assert "usage: bertgan" in capsys.readouterr().out
+
+
+def test_dry_run_demo(tmp_path, capsys):
+    assert main(["demo", "--dry-run", "--out", str(tmp_path / "d")]) == 0
+    assert "GAN" in capsys.readouterr().out
+    assert not (tmp_path / "d").exists()
+
+
+def test_dry_run_train_resolves_preset_then_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["gan", "train", "--preset", "tf-dcgan", "--epochs", "5", "--out", str(out), "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert (cfg["arch"], cfg["batch_size"], cfg["lr_g"], cfg["epochs"], cfg["preset"]) == ("tf-dcgan", 256, 1e-4, 5,
+                                                                                            "tf-dcgan")
+    assert not out.exists()
+
+
+def test_dry_run_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--arch", "mlp", "--width", "8", "--max-steps", "1", "--batch-size", "16",
+                 "--precision", "fp32", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["gan", "sample", "--run", str(run), "--out", str(tmp_path / "g.png"), "--dry-run"]) == 0
+    assert "would draw 64 samples" in capsys.readouterr().out
+    assert not (tmp_path / "g.png").exists()
+    assert main(["gan", "sample", "--run", str(run), "-n", "20", "--interpolate", "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").is_file()
+
+
+BAD = [
+    (["gan", "train", "--dataset", "cifar"], "--dataset cifar: unknown dataset"),
+    (["gan", "train", "--arch", "resnet"], "--arch resnet: unknown architecture"),
+    (["gan", "train", "--loss", "wasserstein"], "--loss wasserstein: unknown loss"),
+    (["gan", "train", "--preset", "biggan"], "--preset biggan: unknown preset"),
+    (["gan", "train", "--prior", "cauchy"], "--prior cauchy: unknown prior"),
+    (["gan", "train", "--latent-dim", "0"], "--latent-dim 0: must be a positive integer"),
+    (["gan", "train", "--latent-dim", "-3"], "--latent-dim -3: must be a positive integer"),
+    (["gan", "train", "--batch-size", "100000", "--arch", "mlp"], "larger than the dataset"),
+    (["gan", "train", "--dataset", "mnist", "--data-dir", "{tmp}/nodata"], "no such folder"),
+    (["gan", "train", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found"),
+    (["gan", "train", "--dataset", "folder:{tmp}"], "no .png/.jpg/.jpeg images"),
+    (["gan", "train", "--arch", "tf-dcgan", "--image-size", "32"], "fixed at 28×28×1"),
+    (["gan", "train", "--precision", "fp16"], "--precision fp16: unknown precision"),
+    (["gan", "train", "--epochs", "many"], "invalid int value"),
+    (["gan", "train", "--device", "cuda:7"], "no such CUDA device"),
+    (["gan", "sample", "--run", "{tmp}"], "config.json: not found"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD, ids=[m for _, m in BAD])
+def test_bad_input_is_one_clear_error(argv, message, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    out = tmp_path / "out"
+    if argv[1] == "train":
+        argv += ["--out", str(out), "--no-progress"]
+    else:
+        argv += ["--out", str(tmp_path / "x.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["gan", "train", "--out", str(blocker / "run"), "--no-progress"]) == 2
+    assert "cannot write there" in capsys.readouterr().err
+    assert main(["gan", "train", "--out", str(blocker), "--no-progress"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_resume_cannot_change_the_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--arch", "mlp", "--width", "8", "--max-steps", "1", "--batch-size", "16",
+                 "--precision", "fp32", "--no-progress", "--out", str(run)]) == 0
+    assert main(["gan", "train", "--resume", "--out", str(run), "--width", "16"]) == 2
+    assert "--width cannot change mid-run" in capsys.readouterr().err
+
+
+def test_corrupt_config_names_the_line(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{\n "arch": "mlp",\n oops\n}')
+    assert main(["gan", "sample", "--run", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
+    assert "config.json: line 3" in capsys.readouterr().err
