@@ -40,7 +40,8 @@ def test_dry_run_sample(tmp_path, capsys):
     assert main(["gan", "sample", "--run", str(run), "--out", str(tmp_path / "g.png"), "--dry-run"]) == 0
     assert "would draw 64 samples" in capsys.readouterr().out
     assert not (tmp_path / "g.png").exists()
-    assert main(["gan", "sample", "--run", str(run), "-n", "20", "--interpolate", "--out", str(tmp_path / "g.png")]) == 0
+    strip = tmp_path / "g.png"
+    assert main(["gan", "sample", "--run", str(run), "-n", "20", "--interpolate", "--out", str(strip)]) == 0
     assert (tmp_path / "g.png").is_file()
 
 

@@ -7,8 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-from bertgan.data.images import (IDX_DATASETS, find_idx_file, load_digits, load_folder, load_idx_dataset,
-                                 load_images, parse_idx, read_idx_gz)
+from bertgan.data.images import (
+    IDX_DATASETS,
+    find_idx_file,
+    load_digits,
+    load_folder,
+    load_idx_dataset,
+    load_images,
+    parse_idx,
+    read_idx_gz,
+)
 from bertgan.errors import UsageError
 
 

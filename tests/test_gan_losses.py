@@ -4,8 +4,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bertgan.gan.losses import (LOSSES, d_minimax, d_nonsaturating, d_of, g_minimax, g_nonsaturating, judged_real,
-                                threshold_accuracy)
+from bertgan.gan.losses import (
+    LOSSES,
+    d_minimax,
+    d_nonsaturating,
+    d_of,
+    g_minimax,
+    g_nonsaturating,
+    judged_real,
+    threshold_accuracy,
+)
 
 LN3 = math.log(3.0)
 

@@ -106,3 +106,43 @@ def test_sampling_and_interpolation(tmp_path):
     assert torch.equal(imgs, again)  # same seed, same samples
     strip, nrow = generate(G, cfg, 20, seed=1, device=torch.device("cpu"), interpolate=True)
     assert strip.shape[0] == 20 and nrow == 10
+
+
+def test_step_equals_the_textbook_alternating_update():
+    """One GANStep = D step on BCE(real → 1, G(z) → 0), then G step on BCE(D(G(z)) → 1) through the updated D,
+    written the plain way, from the same weights and the same z (dropout off: it draws other random numbers)."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from bertgan.gan.models import build_gan, sample_prior
+    from bertgan.gan.trainer import GANStep, make_optimizers
+    from bertgan.ops import Dropout
+
+    torch.manual_seed(0)
+    cfg = resolve("tf-dcgan", precision="fp32", device="cpu")
+    G, D = build_gan("tf-dcgan", 100, (1, 28, 28))
+    for m in D.modules():
+        if isinstance(m, Dropout):
+            m.p = 0.0
+    real = torch.rand(16, 1, 28, 28) * 2 - 1
+    Ga, Da = copy.deepcopy(G), copy.deepcopy(D)
+    opt_g, opt_d = make_optimizers(Ga, Da, cfg, torch.device("cpu"))
+    torch.manual_seed(1)
+    GANStep(Ga, Da, opt_g, opt_d, cfg, torch.device("cpu"), "fp32")(real, 0)
+
+    og, od = make_optimizers(G, D, cfg, torch.device("cpu"))  # the same Adam: this test is about the step
+    torch.manual_seed(1)
+    fake = G(sample_prior(16, 100))
+    ones, zeros = torch.ones(16), torch.zeros(16)
+    loss_d = F.binary_cross_entropy_with_logits(D(real), ones) + F.binary_cross_entropy_with_logits(
+        D(fake.detach()), zeros)
+    od.zero_grad()
+    loss_d.backward()
+    od.step()
+    loss_g = F.binary_cross_entropy_with_logits(D(fake), ones)
+    og.zero_grad()
+    loss_g.backward()
+    og.step()
+    for (name, a), b in zip([*Ga.named_parameters(), *Da.named_parameters()], [*G.parameters(), *D.parameters()]):
+        assert torch.allclose(a, b, atol=1e-6, rtol=0), name
