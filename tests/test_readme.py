@@ -1,0 +1,64 @@
+"""The README is executable: its two set-up commands, its library example, and the demo tour (quick mode)."""
+
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from bertgan.cli import main
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(lang):
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_opens_with_exactly_two_setup_commands():
+    first = README.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in first.splitlines() if line.strip()]
+    assert len(commands) == 2
+    main_job, tests = commands
+    assert main_job.startswith("pip install torch==2.13.0 &&") and "bertgan demo" in main_job
+    assert tests.startswith("pip install torch==2.13.0 &&") and "pytest" in tests
+    assert README.index("```bash") < README.index("## ")  # at the top, before any section
+
+
+def test_ci_runs_the_readme_test_command():
+    script = ROOT / ".ci" / "run"
+    out = subprocess.run(["bash", "-c", "grep -m1 -E '^pip install .*pytest' README.md | sed 's/[[:space:]]*#.*$//'"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == _blocks("bash")[0].splitlines()[1].split("#")[0].strip()
+    text = script.read_text()
+    assert "grep -m1 -E '^pip install .*pytest' README.md" in text and 'eval "$test_cmd"' in text
+    assert "ruff check" in text
+
+
+def test_readme_library_example_runs(tmp_path, monkeypatch):
+    (code,) = _blocks("python")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "runs" / "digits-mlp" / "report.html").is_file()
+
+
+def test_demo_quick(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--no-progress", "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("samples.png", "interpolation.png", "curves.png", "report.html", "real.png"):
+        assert (out / "gan" / name).is_file(), name
+        assert str(out / "gan") in printed
+    # a second run replaces the first instead of refusing
+    assert main(["demo", "--quick", "--no-progress", "--out", str(out), "--device", "cpu"]) == 0
+
+
+def test_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "bertgan", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("bertgan ")
+
+
+def test_import_is_light():
+    code = "import sys, bertgan; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["False", "False"]
