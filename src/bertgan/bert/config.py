@@ -1,0 +1,107 @@
+"""BERT configuration with Hugging Face's field names, so ``config.json`` files are interchangeable.
+
+Presets: Google's compact BERTs (Turc et al. 2019, "Well-Read Students Learn Better": tiny L=2/H=128,
+mini 4/256, small 4/512, medium 8/512) and the paper's base (12/768) and large (24/1024). Heads = H/64 and
+intermediate size = 4H throughout, as in those releases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertgan.errors import UsageError
+
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"  # the seed: "활성화 함수로는 ReLu가 아닌 GELU" — exact (erf) GELU, as Google's BERT
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    initializer_range: float = 0.02
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self, source: str = "config") -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                     "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise UsageError(f"{source}: {name} = {value!r}; must be a positive integer")
+        if self.hidden_size % self.num_attention_heads:
+            raise UsageError(f"{source}: hidden_size {self.hidden_size} is not a multiple of num_attention_heads "
+                             f"{self.num_attention_heads}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise UsageError(f"{source}: hidden_act {self.hidden_act!r} is not supported; use one of "
+                             f"{', '.join(ACTIVATIONS)}")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise UsageError(f"{source}: pad_token_id {self.pad_token_id} is outside the vocabulary")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(model_type="bert", position_embedding_type="absolute")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> BertConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        if d.get("model_type", "bert") not in ("bert",):
+            raise UsageError(f"{source}: model_type {d['model_type']!r} is not a BERT; bertgan loads model_type 'bert'")
+        if d.get("position_embedding_type", "absolute") != "absolute":
+            raise UsageError(f"{source}: position_embedding_type {d['position_embedding_type']!r} is not supported; "
+                             "BERT uses learned absolute positions")
+        # Other keys transformers writes (architectures, torch_dtype, transformers_version, …) carry no model shape.
+        try:
+            return cls(**{k: v for k, v in d.items() if k in names})
+        except TypeError as e:
+            raise UsageError(f"{source}: {e}") from e
+
+    @classmethod
+    def from_json_file(cls, path: str | Path) -> BertConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"{path}: not found; a BERT model folder needs config.json (HF format)")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+        return cls.from_dict(d, str(path))
+
+
+def _preset(layers: int, hidden: int) -> dict:
+    return dict(num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=max(1, hidden // 64),
+                intermediate_size=4 * hidden)
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": _preset(2, 128),
+    "mini": _preset(4, 256),
+    "small": _preset(4, 512),
+    "medium": _preset(8, 512),
+    "base": _preset(12, 768),
+    "large": _preset(24, 1024),
+}
+
+
+def preset(name: str, **overrides) -> BertConfig:
+    if name not in PRESETS:
+        raise UsageError(f"--preset {name}: unknown BERT preset; choose one of {', '.join(PRESETS)}")
+    return BertConfig(**{**PRESETS[name], **overrides})

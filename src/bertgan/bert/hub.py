@@ -1,0 +1,141 @@
+"""Hugging Face–format model folders: ``config.json`` + ``model.safetensors`` (or ``pytorch_model.bin``).
+
+``from_pretrained`` reads a folder written by transformers, by Google's converted checkpoints or by bertgan;
+``save_pretrained`` writes one that transformers' ``BertForPreTraining.from_pretrained`` loads. No pickle is
+ever executed: ``.bin`` files go through ``torch.load(weights_only=True)``.
+
+Key normalisation on load: with or without the ``bert.`` prefix; ``LayerNorm.gamma/beta`` (TF conversions) →
+``weight/bias``; the non-persistent ``position_ids``/``token_type_ids`` buffers are ignored; the tied decoder
+(``cls.predictions.decoder.weight`` is the word-embedding matrix, ``decoder.bias`` is ``cls.predictions.bias``)
+is not loaded twice. Missing and unexpected tensors are reported by name; a shape mismatch names the tensor and
+both shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bertgan.bert.config import BertConfig
+from bertgan.bert.model import BertForMaskedLM, BertForPreTraining, BertModel
+from bertgan.errors import UsageError
+from bertgan.io import atomic_path, write_json
+
+log = logging.getLogger("bertgan")
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = {
+    "BertModel": BertModel,
+    "BertForPreTraining": BertForPreTraining,
+    "BertForMaskedLM": BertForMaskedLM,
+}
+_TIED = ("cls.predictions.decoder.weight",)
+_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+
+
+@dataclass
+class LoadReport:
+    missing: list[str] = field(default_factory=list)  # in the model, not in the file: newly initialised
+    unexpected: list[str] = field(default_factory=list)  # in the file, not in the model: not used
+
+
+def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json + weights)")
+    st, binf = folder / "model.safetensors", folder / "pytorch_model.bin"
+    index = folder / "model.safetensors.index.json"
+    try:
+        if st.is_file():
+            from safetensors.torch import load_file
+
+            return load_file(str(st))
+        if index.is_file():
+            from safetensors.torch import load_file
+
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            out: dict[str, torch.Tensor] = {}
+            for shard in shards:
+                out.update(load_file(str(folder / shard)))
+            return out
+        if binf.is_file():
+            return torch.load(binf, map_location="cpu", weights_only=True)
+    except Exception as e:  # safetensors, zip and unpickling errors: all mean an unreadable weights file
+        raise UsageError(f"{folder}: cannot read the weights ({type(e).__name__}: {e}); the file is corrupt, "
+                         "truncated or not a weights file") from e
+    raise UsageError(f"{folder}: no weights found (model.safetensors, model.safetensors.index.json or "
+                     "pytorch_model.bin); save the model there first")
+
+
+def _normalise(state: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor]:
+    want_prefix = any(k.startswith("bert.") for k in own)
+    out = {}
+    for k, v in state.items():
+        k = k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        if k.endswith(_BUFFERS) or k in _TIED:
+            continue
+        if k == "cls.predictions.decoder.bias":
+            k = "cls.predictions.bias"
+        if want_prefix and not k.startswith(("bert.", "cls.")):
+            k = "bert." + k
+        elif not want_prefix and k.startswith("bert."):
+            k = k[len("bert."):]
+        out.setdefault(k, v)
+    return out
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], strict: bool = False,
+                 source: str = "weights") -> LoadReport:
+    own = {k: v for k, v in model.state_dict().items() if k not in _TIED}
+    state = _normalise(state, set(own))
+    report = LoadReport(sorted(set(own) - set(state)), sorted(set(state) - set(own)))
+    for k in sorted(set(own) & set(state)):
+        if tuple(own[k].shape) != tuple(state[k].shape):
+            raise UsageError(f"{source}: tensor {k} has shape {tuple(state[k].shape)} in the file but "
+                             f"{tuple(own[k].shape)} in the model built from config.json; the weights do not fit "
+                             "this config")
+    if strict and (report.missing or report.unexpected):
+        raise UsageError(f"{source}: weights do not match the model: missing {report.missing}, "
+                         f"unexpected {report.unexpected}")
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    if report.missing:
+        log.warning("%s: newly initialised (not in the file): %s", source, ", ".join(report.missing))
+    if report.unexpected:
+        log.warning("%s: not used by %s: %s", source, type(model).__name__, ", ".join(report.unexpected))
+    return report
+
+
+def from_pretrained(folder: str | Path, cls: type[nn.Module] | str = BertModel, strict: bool = False,
+                    device: str | torch.device | None = None) -> nn.Module:
+    """Build ``cls`` from ``folder/config.json`` and load its weights. ``model.load_report`` says what was
+    missing or unused."""
+    if isinstance(cls, str):
+        if cls not in MODEL_CLASSES:
+            raise UsageError(f"unknown model class {cls!r}; choose one of {', '.join(MODEL_CLASSES)}")
+        cls = MODEL_CLASSES[cls]
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json + weights)")
+    config = BertConfig.from_json_file(folder / "config.json")
+    model = cls(config)
+    model.load_report = load_weights(model, read_state_dict(folder), strict, str(folder))
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def save_pretrained(model: nn.Module, folder: str | Path) -> Path:
+    """config.json + model.safetensors, each written atomically. The tied decoder weight is stored once."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items() if k not in _TIED}
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    write_json(folder / "config.json", {**model.config.to_dict(), "architectures": [type(model).__name__]})
+    return folder

@@ -1,0 +1,306 @@
+"""BERT (Devlin et al. 2018), read top to bottom: embeddings → self-attention → layer → encoder → pooler → heads.
+
+Seed 000: the input is embedded three ways and summed — Token Embedding (WordPiece ids), Segmentation Embedding
+(0 up to and including the first [SEP], 1 after it) and Position Embedding (the Transformer encoder has no sense
+of order without it) — then a bidirectional Transformer encoder with GELU. Pre-training heads: the masked LM
+(predict the 15% chosen tokens) and next-sentence prediction (is segment B the real continuation of A?).
+
+Parameter names are Hugging Face's (``bert.embeddings.word_embeddings.weight``,
+``bert.encoder.layer.0.attention.self.query.weight``, ``cls.predictions.transform.dense.weight``,
+``cls.seq_relationship.weight`` …) so real checkpoints load without renaming (see hub.py). The model holds no
+training code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bertgan.bert.config import BertConfig
+from bertgan.ops import dropout
+
+
+def activation(name: str):
+    return {"gelu": F.gelu,  # exact erf form, as Google's BERT
+            "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+            "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+            "relu": F.relu}[name]
+
+
+# ----------------------------------------------------------------------------------------------------- embeddings
+
+class BertEmbeddings(nn.Module):
+    """token + segment + position embeddings, summed, then LayerNorm and dropout."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.p = config.hidden_dropout_prob
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        n, length = input_ids.shape
+        if position_ids is None:
+            position_ids = torch.arange(length, device=input_ids.device).unsqueeze(0)  # (1, L)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)  # (N, L, H)
+        if token_type_ids is None:
+            x = x + self.token_type_embeddings.weight[0]  # every token in segment 0
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return dropout(self.LayerNorm(x), self.p, self.training)
+
+
+# ----------------------------------------------------------------------------------------------------- attention
+
+class BertSelfAttention(nn.Module):
+    """Multi-head scaled dot-product attention over all positions in both directions (no causal mask: this is
+    what makes BERT *bidirectional*), computed by ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.heads, self.head_dim = config.num_attention_heads, config.head_dim
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.p = config.attention_probs_dropout_prob
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        n, length, hidden = x.shape
+        split = lambda t: t.view(n, length, self.heads, self.head_dim).transpose(1, 2)  # (N, L, H) → (N, h, L, d)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        return out.transpose(1, 2).reshape(n, length, hidden)  # (N, h, L, d) → (N, L, H)
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.p = config.hidden_dropout_prob
+
+    def forward(self, h: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(dropout(self.dense(h), self.p, self.training) + residual)  # post-LN, as in BERT
+
+
+class BertAttention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = BertSelfOutput(config)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.output(self.self(x, mask), x)
+
+
+# ----------------------------------------------------------------------------------------------------- layer
+
+class BertIntermediate(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = activation(config.hidden_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.dense(x))
+
+
+class BertOutput(BertSelfOutput):
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertOutput(config)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        a = self.attention(x, mask)
+        return self.output(self.intermediate(a), a)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        for layer in self.layer:
+            x = layer(x, mask)
+        return x
+
+
+class BertPooler(nn.Module):
+    """tanh(W · h_[CLS] + b): the sentence vector NSP and classification read."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))  # (N, L, H) → (N, H)
+
+
+# ----------------------------------------------------------------------------------------------------- trunk
+
+@dataclass
+class BertModelOutput:
+    last_hidden_state: torch.Tensor  # (N, L, H)
+    pooler_output: torch.Tensor | None  # (N, H)
+
+
+def attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(N, L) 1/0 padding mask → (N, 1, 1, L) boolean mask for SDPA (True = may attend); None when nothing is
+    padded, which lets SDPA take its fastest path."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
+
+
+class BertModel(nn.Module):
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self.apply(lambda m: init_weights(m, config))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None
+                ) -> BertModelOutput:
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
+                             f"{self.config.max_position_embeddings}; truncate the input")
+        h = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_bias(attention_mask))
+        return BertModelOutput(h, self.pooler(h) if self.pooler is not None else None)
+
+
+def init_weights(m: nn.Module, config: BertConfig) -> None:
+    # BERT: truncated-normal-like N(0, 0.02) for every weight, zero biases, LayerNorm at identity.
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, 0.0, config.initializer_range)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Embedding):
+        nn.init.normal_(m.weight, 0.0, config.initializer_range)
+        if m.padding_idx is not None:
+            with torch.no_grad():
+                m.weight[m.padding_idx].zero_()
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+# ----------------------------------------------------------------------------------------------------- heads
+
+class BertPredictionHeadTransform(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = activation(config.hidden_act)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.act(self.dense(x)))
+
+
+class BertLMPredictionHead(nn.Module):
+    """transform → decoder whose weight *is* the word-embedding matrix (tied) → + per-token bias."""
+
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder.weight = word_embeddings.weight
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.transform(x)) + self.bias  # (…, H) → (…, V)
+
+
+class BertOnlyMLMHead(nn.Module):
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config, word_embeddings)
+
+
+class BertPreTrainingHeads(BertOnlyMLMHead):
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__(config, word_embeddings)
+        self.seq_relationship = nn.Linear(config.hidden_size, 2)  # IsNext / NotNext from the pooled [CLS]
+
+
+def _init_head(head: nn.Module, config: BertConfig) -> None:
+    # Not the decoder: its weight is the word-embedding matrix, already initialised with its padding row zeroed.
+    for name, m in head.named_modules():
+        if not name.endswith("decoder"):
+            init_weights(m, config)
+
+
+@dataclass
+class PreTrainingOutput:
+    loss: torch.Tensor | None  # mlm_loss + nsp_loss (those given)
+    prediction_logits: torch.Tensor  # (N, L, V); with labels: (M, V) at the M labelled positions only
+    seq_relationship_logits: torch.Tensor | None  # (N, 2)
+    last_hidden_state: torch.Tensor  # (N, L, H)
+    mlm_loss: torch.Tensor | None = None
+    nsp_loss: torch.Tensor | None = None
+
+
+def _mlm(head: BertLMPredictionHead, hidden: torch.Tensor, labels: torch.Tensor | None):
+    """Vocabulary logits where they are needed. With labels only the labelled (masked) positions are projected
+    onto the vocabulary: ~15% of the positions, and the projection is the largest matrix product in a small
+    BERT (measured: ~70% of a BERT-mini step when done everywhere)."""
+    if labels is None:
+        return head(hidden), None
+    where = labels != -100  # (N, L)
+    logits = head(hidden[where])  # (M, H) → (M, V)
+    return logits, F.cross_entropy(logits.float(), labels[where])
+
+
+class BertForPreTraining(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.cls = BertPreTrainingHeads(config, self.bert.embeddings.word_embeddings)
+        _init_head(self.cls, config)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
+                next_sentence_label=None) -> PreTrainingOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
+        logits, mlm_loss = _mlm(self.cls.predictions, out.last_hidden_state, labels)
+        nsp_logits = self.cls.seq_relationship(out.pooler_output)
+        nsp_loss = None if next_sentence_label is None else F.cross_entropy(nsp_logits.float(),
+                                                                            next_sentence_label.view(-1))
+        losses = [x for x in (mlm_loss, nsp_loss) if x is not None]
+        return PreTrainingOutput(sum(losses) if losses else None, logits, nsp_logits, out.last_hidden_state,
+                                 mlm_loss, nsp_loss)
+
+
+class BertForMaskedLM(nn.Module):
+    """The MLM head alone (no pooler, no NSP): what fill-mask needs."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config, self.bert.embeddings.word_embeddings)
+        _init_head(self.cls, config)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None
+                ) -> PreTrainingOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
+        logits, loss = _mlm(self.cls.predictions, out.last_hidden_state, labels)
+        return PreTrainingOutput(loss, logits, None, out.last_hidden_state, loss)
