@@ -5,3 +5,10 @@ Importing this package is cheap: it pulls in no torch and no transformers. Use t
 """
 
 __version__ = "0.1.0"
+
+
+def pipeline(task: str, model, **kwargs):
+    """``bertgan.pipeline("fill-mask" | "feature-extraction", model=DIR)``, named as in transformers."""
+    from bertgan.bert.pipelines import pipeline as _pipeline
+
+    return _pipeline(task, model, **kwargs)

@@ -19,13 +19,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bertgan.cli import demo, gan
+    from bertgan.cli import bert, demo, gan, tokenizer
 
     parser = _Parser(prog="bertgan", description="BERT and GAN, end to end — library and command line.")
     parser.add_argument("--version", action="version", version=f"bertgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo.register(sub)
     gan.register(sub)
+    bert.register(sub)
+    tokenizer.register(sub)
     return parser
 
 

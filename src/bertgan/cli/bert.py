@@ -1,0 +1,115 @@
+"""``bertgan bert …``: inference with any HF-format BERT folder (ours, one transformers wrote, a packaged one)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bertgan.errors import UsageError
+
+_FILL_HELP = """\
+Predict the words hidden behind [MASK] (seed 000's masked language model), top-k per [MASK].
+
+example:
+  bertgan bert fill-mask --model runs/bert/final "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+"""
+
+
+def register(sub) -> None:
+    from bertgan.cli import _Parser
+
+    bert = sub.add_parser("bert", help="BERT inference: fill-mask, embed",
+                          description="BERT (seed 000): inference with an HF-format model folder.")
+    bsub = bert.add_subparsers(dest="bert_command", metavar="COMMAND", parser_class=_Parser)
+    bert.set_defaults(func=lambda a: (bert.print_help(), 2)[1])
+
+    f = bsub.add_parser("fill-mask", help="top-k words for every [MASK]", description=_FILL_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("--model", required=True, help="HF-format folder with an MLM head and a tokenizer")
+    f.add_argument("--top-k", type=int, default=5)
+    f.add_argument("--device", default="auto")
+    f.add_argument("--no-truncate", action="store_true", help="error on inputs longer than the model allows")
+    f.add_argument("--dry-run", action="store_true", help="check the arguments, print the plan and exit")
+    f.add_argument("text", nargs="+", help="text(s) containing [MASK]")
+    f.set_defaults(func=cmd_fill_mask)
+
+    e = bsub.add_parser("embed", help="sentence vectors into a .npy file",
+                        description="Sentence vectors: the final [CLS] state or the mean over tokens.")
+    e.add_argument("--model", required=True, help="HF-format BERT folder with a tokenizer")
+    e.add_argument("--pooling", default="cls", help="cls (default) or mean")
+    e.add_argument("--input", help="a UTF-8 text file, one text per line (instead of TEXT arguments)")
+    e.add_argument("--out", help="write an (N, hidden) float32 .npy here (default: print a summary)")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--no-truncate", action="store_true")
+    e.add_argument("--dry-run", action="store_true")
+    e.add_argument("text", nargs="*")
+    e.set_defaults(func=cmd_embed)
+
+
+def cmd_fill_mask(args) -> int:
+    from bertgan.bert.pipelines import FillMaskPipeline
+
+    if args.top_k <= 0:
+        raise UsageError(f"--top-k {args.top_k}: must be a positive integer")
+    for i, t in enumerate(args.text):
+        if "[MASK]" not in t:
+            raise UsageError(f"text {i + 1} has no [MASK]: {t!r}; write [MASK] where a word should be predicted")
+    if args.dry_run:
+        print(f"would fill {sum(t.count('[MASK]') for t in args.text)} [MASK] token(s) with {args.model}, "
+              f"top {args.top_k}")
+        return 0
+    pipe = FillMaskPipeline(args.model, device=args.device, truncate=not args.no_truncate)
+    for text, masks in zip(args.text, pipe(args.text, top_k=args.top_k)):
+        print(text)
+        for j, preds in enumerate(masks, 1):
+            print(f"  [MASK] {j}: " + "  ".join(f"{p['token']} {p['score']:.3f}" for p in preds))
+    return 0
+
+
+def _read_texts(path: str) -> list[str]:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--input {p}: no such file")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = p.read_bytes()[: e.start].count(b"\n") + 1
+        raise UsageError(f"--input {p}: line {line} is not UTF-8; convert the file to UTF-8") from e
+    texts = [t for t in lines if t.strip()]
+    if not texts:
+        raise UsageError(f"--input {p}: no text in the file (it is empty or blank)")
+    return texts
+
+
+def cmd_embed(args) -> int:
+    import numpy as np
+
+    from bertgan.bert.pipelines import FeatureExtractionPipeline
+    from bertgan.io import atomic_path, ensure_writable_dir
+
+    if bool(args.input) == bool(args.text):
+        raise UsageError("give texts as arguments or --input FILE (one of the two)")
+    texts = _read_texts(args.input) if args.input else args.text
+    if args.pooling not in ("cls", "mean"):
+        raise UsageError(f"--pooling {args.pooling}: use cls or mean")
+    if args.out and not args.out.endswith(".npy"):
+        raise UsageError(f"--out {args.out}: must end in .npy")
+    if args.dry_run:
+        print(f"would embed {len(texts)} text(s) with {args.model} ({args.pooling} pooling)"
+              + (f" into {args.out}" if args.out else ""))
+        return 0
+    if args.out:
+        ensure_writable_dir(Path(args.out).parent if str(Path(args.out).parent) else ".", "--out")
+    pipe = FeatureExtractionPipeline(args.model, device=args.device, truncate=not args.no_truncate,
+                                     pooling=args.pooling)
+    vectors = pipe(texts, batch_size=args.batch_size).numpy().astype(np.float32)
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, vectors)
+        print(f"{args.out}: {vectors.shape[0]} × {vectors.shape[1]} float32")
+    else:
+        for t, v in zip(texts, vectors):
+            print(f"{t[:60]!r}: [{', '.join(f'{x:.3f}' for x in v[:4])}, …] norm {np.linalg.norm(v):.3f}")
+    return 0
