@@ -41,3 +41,4 @@ def test_folder_dataset_rgb_dcgan(tmp_path):
     assert r.step == 1
     saved = (tmp_path / "run" / "config.json").read_text()
     assert '"channels": 3' in saved  # decided from the images
+    assert f'"folder:{imgs.resolve()}"' in saved  # absolute: resume and sample work from any directory

@@ -64,7 +64,7 @@ class GANConfig:
 # One table. Each entry is a full recipe for one architecture as its source publishes it.
 PRESETS: dict[str, dict] = {
     # The TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan), which the lecture's code follows:
-    # Keras defaults throughout (LeakyReLU α = 0.3, BatchNorm momentum 0.99 / ε 1e-3, Adam ε 1e-7, Glorot init),
+    # Keras defaults (LeakyReLU α = 0.3, BatchNorm momentum 0.99 / ε 1e-3, Adam ε 1e-7; init: see models.py),
     # Adam 1e-4 for both nets, batch 256, 50 epochs, BinaryCrossentropy(from_logits) with G trained on "ones",
     # i.e. the non-saturating generator loss.
     "tf-dcgan": dict(arch="tf-dcgan", image_size=28, channels=1, latent_dim=100, loss="nonsaturating",

@@ -132,7 +132,10 @@ def _dcgan_init(m: nn.Module) -> None:
 # ----------------------------------------------------------------------------------------------------- TF tutorial
 
 # Keras defaults that the tutorial inherits: LeakyReLU negative slope 0.3; BatchNormalization momentum 0.99
-# (PyTorch's momentum is 1 − that) and epsilon 1e-3; Glorot-uniform kernels, zero biases.
+# (PyTorch's momentum is 1 − that) and epsilon 1e-3. Weights keep PyTorch's default initialisation, not Keras'
+# Glorot-uniform with zero biases: with Glorot, this alternating-update port stalled (measured on MNIST, batch
+# 256: D(x) ≈ D(G(z)) ≈ 0.5 from step 50 on and only noise after 2 epochs), while PyTorch's default lets D lead
+# early (loss_D 0.08 at step 150), the usual start of a GAN that learns.
 _TF_SLOPE = 0.3
 _TF_BN = dict(eps=1e-3, momentum=0.01)
 
@@ -166,7 +169,6 @@ class TFDCGANGenerator(nn.Module):
             nn.LeakyReLU(_TF_SLOPE),
             nn.ConvTranspose2d(64, 1, 5, 2, 2, output_padding=1, bias=False), nn.Tanh(),
         )
-        self.apply(_glorot_init)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)  # (N, 100) → (N, 1, 28, 28)
@@ -182,17 +184,9 @@ class TFDCGANDiscriminator(nn.Module):
             nn.Conv2d(64, 128, 5, 2, 2), nn.LeakyReLU(_TF_SLOPE), Dropout(0.3),
             nn.Flatten(), nn.Linear(7 * 7 * 128, 1),  # (N, 128, 7, 7) → (N, 1)
         )
-        self.apply(_glorot_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
-
-
-def _glorot_init(m: nn.Module) -> None:
-    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        nn.init.xavier_uniform_(m.weight)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 # ----------------------------------------------------------------------------------------------------- factory

@@ -158,6 +158,16 @@ def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def _absolute_paths(cfg: GANConfig) -> dict:
+    """config.json must work from any working directory (resume, sample): store data paths absolute."""
+    out = {}
+    if cfg.data_dir:
+        out["data_dir"] = str(Path(cfg.data_dir).expanduser().resolve())
+    if cfg.dataset.startswith("folder:"):
+        out["dataset"] = "folder:" + str(Path(cfg.dataset[len("folder:"):]).expanduser().resolve())
+    return out
+
+
 def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
     rows = []
     if path.is_file():
@@ -185,7 +195,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
 
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    cfg = resolve_shape(dataclasses.replace(cfg, precision=precision))
+    cfg = resolve_shape(dataclasses.replace(cfg, precision=precision, **_absolute_paths(cfg)))
     data = load_images(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_dir)
     if cfg.channels is None:
         cfg = dataclasses.replace(cfg, channels=int(data.images.shape[1]))
