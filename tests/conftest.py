@@ -22,20 +22,21 @@ def data_dir() -> Path:
     return _data_root()
 
 
+def shared_path(rel: str) -> Path:
+    """A file or folder of the shared data, or skip the test (fail it under CI=true) if it is missing."""
+    path = _data_root() / rel
+    if not path.exists():
+        msg = f"shared dataset file missing: {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
 @pytest.fixture
-def shared_file(data_dir):
+def shared_file():
     """shared_file("mnist/t10k-labels-idx1-ubyte.gz") → the path, or skip (fail under CI=true) if missing."""
-
-    def get(rel: str) -> Path:
-        path = data_dir / rel
-        if not path.is_file():
-            msg = f"shared dataset file missing: {path}"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(msg)
-            pytest.skip(msg)
-        return path
-
-    return get
+    return shared_path
 
 
 @pytest.fixture(autouse=True)

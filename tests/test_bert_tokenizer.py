@@ -4,13 +4,13 @@ truncation, offsets, batches, the OOV claim, and one clear error per bad input."
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
 import unicodedata
 
 import pytest
+from conftest import shared_path
 
 from bertgan.bert.tokenizer import OOVReport, WordPieceTokenizer, build_word_vocab, measure_oov, read_lines
 from bertgan.cli import _Parser
@@ -31,17 +31,6 @@ ENGLISH = [
     "東京 is Japan's capital; Zürich isn't.",
     "unaffable supercalifragilistic 12,345.67$ e-mail: a@b.org",
 ]
-
-
-def _shared(data_dir, rel):
-    """As conftest's shared_file, for module-scoped fixtures: the path, or skip (fail under CI=true)."""
-    path = data_dir / rel
-    if not path.exists():
-        msg = f"shared dataset file missing: {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
 
 
 def _documents(path, limit=None):
@@ -71,7 +60,7 @@ def BertTokenizerFast():
 
 @pytest.fixture(scope="module")
 def minilm_dir(data_dir):
-    return _shared(data_dir, MINILM)
+    return shared_path(MINILM)
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +72,9 @@ def minilm(minilm_dir):
 def ko_dir(data_dir, tmp_path_factory):
     """Korean WordPiece: konlpy's constitution and bills + the NSMC training reviews, lowercase, accents kept."""
     docs = tmp_path_factory.mktemp("corpus") / "nsmc_train_documents.txt"
-    docs.write_text("\n".join(_documents(_shared(data_dir, NSMC_TRAIN))) + "\n", encoding="utf-8")
+    docs.write_text("\n".join(_documents(shared_path(NSMC_TRAIN))) + "\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("ko")
-    assert run_cli(["train", "--corpus", str(_shared(data_dir, "konlpy-corpus")), str(docs),
+    assert run_cli(["train", "--corpus", str(shared_path("konlpy-corpus")), str(docs),
                     "--vocab-size", str(KO_VOCAB), "--out", str(out)]) == 0
     return out
 
@@ -97,13 +86,13 @@ def ko(ko_dir):
 
 @pytest.fixture(scope="module")
 def ko_heldout(data_dir):
-    return _documents(_shared(data_dir, NSMC_TEST), limit=2000)
+    return _documents(shared_path(NSMC_TEST), limit=2000)
 
 
 @pytest.fixture(scope="module")
 def en_dir(data_dir, tmp_path_factory):
     """English WordPiece on WikiText-2 valid's first 2000 lines; cased with accents stripped (both non-default)."""
-    lines = _shared(data_dir, "wikitext-2/valid.txt").read_text(encoding="utf-8").splitlines()[:2000]
+    lines = shared_path("wikitext-2/valid.txt").read_text(encoding="utf-8").splitlines()[:2000]
     corpus = tmp_path_factory.mktemp("en_corpus") / "wiki.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("en")
@@ -140,7 +129,7 @@ def test_trained_folder_loads_in_transformers_with_the_same_ids(en_dir, data_dir
                                                   "special_tokens_map.json", "word_vocab.txt"}
     ours = WordPieceTokenizer.from_dir(en_dir)
     hf = BertTokenizerFast.from_pretrained(str(en_dir))
-    held = _shared(data_dir, "wikitext-2/test.txt").read_text(encoding="utf-8").splitlines()[:300]
+    held = shared_path("wikitext-2/test.txt").read_text(encoding="utf-8").splitlines()[:300]
     held = [s for s in held if s.strip()] + ENGLISH
     assert ours.vocab_size == 1500 == len(hf)
     assert [ours.encode(s).ids for s in held] == [hf(s)["input_ids"] for s in held]

@@ -38,6 +38,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def read_json(path: str | os.PathLike, missing: str | None = None) -> dict | None:
+    """A JSON object from a file; a bad file is one UsageError naming the file and line. A missing file returns
+    None, or raises UsageError with the ``missing`` hint when one is given."""
+    path = Path(path)
+    if not path.is_file():
+        if missing is None:
+            return None
+        raise UsageError(f"{path}: not found; {missing}")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        where = f": line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise UsageError(f"{path}{where}: not valid UTF-8 JSON ({e}); restore the file or delete it") from e
+    if not isinstance(obj, dict):
+        raise UsageError(f"{path}: expected a JSON object at the top level")
+    return obj
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

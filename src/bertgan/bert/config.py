@@ -8,11 +8,11 @@ intermediate size = 4H throughout, as in those releases.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from bertgan.errors import UsageError
+from bertgan.io import read_json
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
@@ -76,14 +76,7 @@ class BertConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> BertConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise UsageError(f"{path}: not found; a BERT model folder needs config.json (HF format)")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
-        return cls.from_dict(d, str(path))
+        return cls.from_dict(read_json(path, "a BERT model folder needs config.json (HF format)"), str(path))
 
 
 def _preset(layers: int, hidden: int) -> dict:

@@ -24,7 +24,6 @@ Why it is built this way:
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from bertgan.errors import UsageError
+from bertgan.io import read_json
 
 # BERT's special tokens in the order of the original vocabulary ([PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102,
 # [MASK] 103); a vocabulary trained here packs them first: [PAD] = 0, [UNK] = 1, [CLS] = 2, [SEP] = 3, [MASK] = 4.
@@ -179,9 +179,9 @@ class WordPieceTokenizer:
         if not path.is_dir():
             raise UsageError(f"--tokenizer {path}: no such folder; give a folder holding vocab.txt and/or "
                              "tokenizer.json (e.g. one written by 'bertgan tokenizer train')")
-        config = _read_json(path / "tokenizer_config.json")
-        special_map = _read_json(path / "special_tokens_map.json")
-        tj = _read_json(path / "tokenizer.json")
+        config = read_json(path / "tokenizer_config.json")
+        special_map = read_json(path / "special_tokens_map.json")
+        tj = read_json(path / "tokenizer.json")
         if tj is not None:
             model = tj.get("model") or {}
             if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
@@ -549,19 +549,6 @@ def _option(config: dict, key: str, fallback, default):
     if key in config:
         return config[key]
     return default if fallback is None else fallback
-
-
-def _read_json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        where = f" line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
-        raise UsageError(f"{path}{where}: not valid UTF-8 JSON ({e}); restore the file or delete it") from e
-    if not isinstance(obj, dict):
-        raise UsageError(f"{path}: expected a JSON object at the top level")
-    return obj
 
 
 def _read_lines(path: Path) -> list[str]:

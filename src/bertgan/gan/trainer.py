@@ -25,7 +25,7 @@ from bertgan.errors import UsageError
 from bertgan.gan.config import GANConfig, resolve_shape, validate
 from bertgan.gan.losses import LOSSES, threshold_accuracy
 from bertgan.gan.models import build_gan, sample_prior
-from bertgan.io import ensure_writable_dir, write_json, write_text
+from bertgan.io import ensure_writable_dir, read_json, write_json, write_text
 from bertgan.report.html import write_report
 from bertgan.report.plots import plot_gan_curves, save_grid, to_uint8
 from bertgan.train.checkpoint import (
@@ -130,12 +130,7 @@ class TrainResult:
 
 def load_run_config(run_dir: str | Path) -> GANConfig:
     path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        raise UsageError(f"{path}: not found; --run/--out must be a folder written by 'bertgan gan train'")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}: line {e.lineno}: not valid JSON ({e.msg}); restore the file") from e
+    data = read_json(path, "--run/--out must be a folder written by 'bertgan gan train'")
     cfg = GANConfig.from_dict(data, str(path))
     validate(cfg)
     return cfg
