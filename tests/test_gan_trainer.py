@@ -35,6 +35,7 @@ def test_run_folder_contents(tmp_path):
     assert saved["arch"] == "mlp" and saved["image_size"] == 8 and saved["channels"] == 1
     html = (run / "report.html").read_text()
     assert "samples.png" in html and "curves.png" in html and "epoch 002" in html
+    assert "mean D(G(z)), generated" in html and "real judged real (D ≥ 0.5)" in html
     assert not list(run.rglob("*.tmp"))  # atomic writes left no temporaries
 
 

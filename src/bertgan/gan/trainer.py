@@ -43,6 +43,9 @@ METRICS = "metrics.jsonl"
 N_FIXED = 64  # size of the fixed-z sample grid
 REPORT_EVERY_S = 20.0  # redraw curves.png and report.html at epoch ends at most this often (and at the end)
 METRIC_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
+_LABELS = {"img_per_s": "images/s", "loss_d": "loss_D", "loss_g": "loss_G", "d_real": "mean D(x), real",
+           "d_fake": "mean D(G(z)), generated", "acc_real": "real judged real (D ≥ 0.5)",
+           "acc_fake": "generated judged fake (D < 0.5)"}
 
 
 # ------------------------------------------------------------------------------------------------ one step
@@ -257,7 +260,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
                    "status": "interrupted (resume with --resume)" if interrupted else
                    ("finished" if step >= total_steps else "running"),
                    "device": f"{device} ({precision})", "elapsed": f"{elapsed_now():.1f} s"}
-        summary.update({k: last[k] for k in ("img_per_s", *METRIC_NAMES) if k in last})
+        summary.update({label: last[k] for k, label in _LABELS.items() if k in last})
         gallery = [(p.stem.replace("_", " "), f"samples/{p.name}")
                    for p in sorted((run / "samples").glob("epoch_*.png"))]
         figures = [("samples from a fixed z (latest)", "samples.png"), ("real training images", "real.png")]
