@@ -345,7 +345,7 @@ def test_bad_tokenizer_dirs(tmp_path, minilm_dir):
     with pytest.raises(UsageError, match=r"lacks the special token\(s\) \[PAD\]"):
         WordPieceTokenizer.from_dir(tmp_path)
     (tmp_path / "tokenizer.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(UsageError, match=r"tokenizer.json line 1: not valid"):
+    with pytest.raises(UsageError, match=r"tokenizer.json: line 1: not valid"):
         WordPieceTokenizer.from_dir(tmp_path)
     assert run_cli(["encode", "--tokenizer", str(tmp_path / "nope"), "text"]) == 2
 
