@@ -1,0 +1,59 @@
+"""MLM corruption: the seed's ratios measured over a large sample (15% ± 0.5; 80/10/10 ± 1)."""
+
+import pytest
+import torch
+
+from bertgan.bert.pretraining import mask_tokens
+
+V, MASK = 30522, 103
+
+
+def _batch(n=4000, length=128, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, V, (n, length), generator=g)
+    lengths = torch.randint(8, length + 1, (n,), generator=g)
+    pos = torch.arange(length).expand(n, length)
+    special = pos >= lengths[:, None]  # padding
+    special[:, 0] = True  # [CLS]
+    special[torch.arange(n), lengths - 1] = True  # [SEP]
+    return ids, special
+
+
+def test_seed_ratios_over_a_large_sample():
+    ids, special = _batch()
+    out, labels = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V,
+                              generator=torch.Generator().manual_seed(1))
+    chosen = labels != -100
+    real = ~special
+    assert abs(chosen.sum().item() / real.sum().item() - 0.15) < 0.005  # 15% ± 0.5
+    c = chosen.sum().item()
+    as_mask = (out[chosen] == MASK).sum().item() / c
+    unchanged = (out[chosen] == ids[chosen]).sum().item() / c
+    replaced = 1 - as_mask - unchanged
+    assert abs(as_mask - 0.8) < 0.01 and abs(replaced - 0.1) < 0.01 and abs(unchanged - 0.1) < 0.01
+    assert not (chosen & special).any()  # never [CLS], [SEP] or [PAD]
+    assert torch.equal(out[~chosen], ids[~chosen])  # nothing else changes
+    assert torch.equal(labels[chosen], ids[chosen])  # labels are the originals
+
+
+def test_exact_count_per_sequence_like_google_bert():
+    ids, special = _batch(n=50)
+    _, labels = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V)
+    n_real = (~special).sum(1).float()
+    expected = (n_real * 0.15).round().clamp(min=1)
+    assert torch.equal((labels != -100).sum(1).float(), expected)
+
+
+def test_dynamic_masking_and_seeding():
+    ids, special = _batch(n=20)
+    a = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, generator=torch.Generator().manual_seed(3))
+    b = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, generator=torch.Generator().manual_seed(3))
+    c = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # same seed, same mask
+    assert not torch.equal(a[1], c[1])  # a fresh draw masks other positions
+
+
+def test_bad_probability():
+    ids, special = _batch(n=2)
+    with pytest.raises(ValueError):
+        mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, mlm_probability=1.5)
