@@ -57,3 +57,48 @@ def test_bad_probability():
     ids, special = _batch(n=2)
     with pytest.raises(ValueError):
         mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, mlm_probability=1.5)
+
+
+def _encode_words(tok, text):
+    from bertgan.bert.pretraining import word_starts
+
+    e = tok.encode(text)
+    text_of = [None if sp else text for sp in e.special_tokens_mask]
+    return e, word_starts(e.tokens, e.offsets, text_of, e.special_tokens_mask)
+
+
+def test_word_starts_for_korean_eojeol_and_wordpiece(shared_file):
+    from bertgan.bert.tokenizer import WordPieceTokenizer
+
+    tok = WordPieceTokenizer.from_dir(shared_file("all-MiniLM-L6-v2-tokenizer"))
+    e, starts = _encode_words(tok, "unaffable words, really.")
+    words = []
+    for t, s in zip(e.tokens, starts):
+        if s:
+            words.append([])
+        words[-1].append(t)
+    # pieces and attached punctuation stay with their word
+    assert words == [["[CLS]"], ["una", "##ffa", "##ble"], ["words", ","], ["really", "."], ["[SEP]"]]
+    e, starts = _encode_words(tok, "나는 슈퍼에 가서 사과와 바나나를 샀다.")
+    assert sum(starts) == 6 + 2  # six eojeol (whitespace-separated words) plus [CLS] and [SEP]
+
+
+def test_whole_word_masking_keeps_words_together(shared_file):
+    from bertgan.bert.tokenizer import WordPieceTokenizer
+
+    tok = WordPieceTokenizer.from_dir(shared_file("all-MiniLM-L6-v2-tokenizer"))
+    text = " ".join(["unaffable hyperparameterization supercalifragilistic, tokenization."] * 6)
+    e, starts = _encode_words(tok, text)
+    ids = torch.tensor([e.ids] * 300)
+    special = torch.tensor([e.special_tokens_mask] * 300).bool()
+    ws = torch.tensor([starts] * 300)
+    _, labels = mask_tokens(ids, special, mask_token_id=MASK, vocab_size=V, word_starts=ws,
+                            generator=torch.Generator().manual_seed(0))
+    chosen = labels != -100
+    word = ws.long().cumsum(1)
+    for row in range(0, 300, 7):
+        for w in word[row][chosen[row]].unique():
+            members = (word[row] == w) & ~special[row]
+            assert chosen[row][members].all()  # every piece of a chosen word is chosen
+    frac = chosen.sum().item() / (~special).sum().item()
+    assert 0.10 < frac <= 0.15  # words are taken while they fit: never more than 15%

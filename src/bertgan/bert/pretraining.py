@@ -11,9 +11,25 @@ from __future__ import annotations
 import torch
 
 
+def word_starts(tokens: list[str], offsets: list[tuple[int, int]], text_of: list[str | None],
+                special: list[int]) -> list[bool]:
+    """Where a new word begins, for whole-word masking: a token starts a word unless it is a '##' continuation
+    piece or follows the previous token with no whitespace in between in the same text (so for Korean a word is a
+    whitespace-separated eojeol: '샀다.' is one word although BERT splits off the '.'). ``text_of[i]`` is the text
+    token i came from (A or B of a pair), None for special tokens."""
+    starts = []
+    for i in range(len(tokens)):
+        if special[i] or i == 0 or special[i - 1] or text_of[i] is not text_of[i - 1]:
+            starts.append(True)
+        else:  # '##' pieces and attached punctuation have no whitespace before them: same word
+            gap = text_of[i][offsets[i - 1][1]:offsets[i][0]]
+            starts.append(any(ch.isspace() for ch in gap))
+    return starts
+
+
 def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, mask_token_id: int, vocab_size: int,
-                mlm_probability: float = 0.15, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                mlm_probability: float = 0.15, generator: torch.Generator | None = None,
+                word_starts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids (N, L), special_tokens_mask (N, L): 1 at [CLS]/[SEP]/[PAD]) → (corrupted ids, labels).
 
     As google-research/bert's create_pretraining_data.py: each sequence gets exactly max(1, round(n · p)) of its n
@@ -21,6 +37,10 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, m
     random vocabulary token with probability 0.1, and stays as it is otherwise. labels hold the original id at the
     chosen positions and −100 (ignored by the loss) everywhere else. Called afresh each time a sequence is used,
     this is RoBERTa's dynamic masking.
+
+    With ``word_starts`` (N, L), True where a word begins (see :func:`word_starts`): whole-word masking — whole
+    words are drawn in random order and taken while they fit in the sequence's count, as google-research/bert
+    does, so a word's pieces are always chosen together; each chosen token still gets its own 80/10/10 draw.
     """
     if not 0.0 < mlm_probability < 1.0:
         raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
@@ -29,11 +49,14 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, m
     eligible = ~special_tokens_mask.bool()
     count = eligible.sum(1)  # (N,)
     k = (count.float() * mlm_probability).round().clamp(min=1).long().minimum(count)  # tokens to choose per row
-    # A uniformly random subset of size k among the eligible positions: rank random scores, keep the k smallest.
-    scores = torch.rand(n, length, generator=generator, device=device).masked_fill(~eligible, 2.0)
-    order = scores.argsort(dim=1)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(length, device=device).expand(n, length))
-    chosen = (rank < k[:, None]) & eligible  # (N, L)
+    if word_starts is None:
+        # A uniformly random subset of size k among the eligible positions: rank random scores, keep the k smallest.
+        scores = torch.rand(n, length, generator=generator, device=device).masked_fill(~eligible, 2.0)
+        order = scores.argsort(dim=1)
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(length, device=device).expand(n, length))
+        chosen = (rank < k[:, None]) & eligible  # (N, L)
+    else:
+        chosen = _choose_whole_words(eligible, word_starts.bool() | ~eligible, k, generator)
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
     r = torch.rand(n, length, generator=generator, device=device)
     corrupted = input_ids.clone()
@@ -41,3 +64,26 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, m
     to_random = chosen & (r >= 0.8) & (r < 0.9)
     corrupted[to_random] = torch.randint(vocab_size, (int(to_random.sum()),), generator=generator, device=device)
     return corrupted, labels
+
+
+def _choose_whole_words(eligible: torch.Tensor, starts: torch.Tensor, k: torch.Tensor,
+                        generator: torch.Generator | None) -> torch.Tensor:
+    chosen = torch.zeros_like(eligible)
+    word = starts.long().cumsum(1)  # (N, L): word index of every token
+    for row in range(eligible.shape[0]):
+        ids = word[row][eligible[row]]
+        positions = eligible[row].nonzero().flatten()
+        groups = torch.unique_consecutive(ids)
+        sizes = torch.stack([(ids == g).sum() for g in groups]) if len(groups) else ids
+        order = torch.randperm(len(groups), generator=generator)
+        total, take = 0, []
+        for j in order.tolist():  # google: add whole words while they fit in num_to_predict
+            if total >= k[row]:
+                break
+            if total + int(sizes[j]) > k[row]:
+                continue
+            total += int(sizes[j])
+            take.append(groups[j])
+        if take:
+            chosen[row, positions[torch.isin(ids, torch.stack(take))]] = True
+    return chosen
