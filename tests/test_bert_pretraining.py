@@ -102,3 +102,51 @@ def test_whole_word_masking_keeps_words_together(shared_file):
             assert chosen[row][members].all()  # every piece of a chosen word is chosen
     frac = chosen.sum().item() / (~special).sum().item()
     assert 0.10 < frac <= 0.15  # words are taken while they fit: never more than 15%
+
+
+def _documents(n_docs=200, seed=0):
+    """Token id = doc · 100000 + sentence · 100 + position: every token says where it came from."""
+    import random
+
+    r = random.Random(seed)
+    return [[[d * 100000 + s * 100 + p for p in range(r.randint(5, 30))] for s in range(r.randint(2, 20))]
+            for d in range(n_docs)]
+
+
+def test_nsp_pairs_half_random_and_from_the_right_documents():
+    import random
+
+    from bertgan.bert.pretraining import nsp_instances
+
+    docs = _documents()
+    inst = nsp_instances(docs, max_seq_length=128, short_seq_prob=0.1, rng=random.Random(1))
+    assert len(inst) > 500
+    frac = sum(x.is_random_next for x in inst) / len(inst)
+    assert 0.45 < frac < 0.62  # 50% by coin, plus the one-sentence chunks that must take a random B
+    for x in inst:
+        assert x.tokens_a and x.tokens_b and len(x.tokens_a) + len(x.tokens_b) <= 125
+        doc_a = {t // 100000 for t in x.tokens_a}
+        doc_b = {t // 100000 for t in x.tokens_b}
+        assert len(doc_a) == 1
+        if x.is_random_next:
+            assert doc_a.isdisjoint(doc_b)  # NotNext: B from another document
+        else:
+            assert doc_b == doc_a  # IsNext: B continues A in the same document
+            last_a = max(t // 100 % 1000 for t in x.tokens_a)
+            first_b = min(t // 100 % 1000 for t in x.tokens_b)
+            assert first_b > last_a  # and comes after it
+    short = sum(len(x.tokens_a) + len(x.tokens_b) < 60 for x in inst) / len(inst)
+    assert short > 0.05  # short_seq_prob produces shorter sequences too
+
+
+def test_nsp_is_seeded_and_needs_two_documents():
+    import random
+
+    from bertgan.bert.pretraining import nsp_instances
+
+    docs = _documents(20)
+    a = nsp_instances(docs, 64, rng=random.Random(5))
+    b = nsp_instances(docs, 64, rng=random.Random(5))
+    assert a == b
+    with pytest.raises(ValueError, match="two non-empty documents"):
+        nsp_instances(docs[:1], 64)

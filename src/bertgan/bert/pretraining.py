@@ -1,5 +1,8 @@
-"""Pre-training data: the masked-LM corruption of seed 000 (NSP pairs and the corpus pipeline come with the
-pre-training issue).
+"""Pre-training data: next-sentence pairs and the masked-LM corruption of seed 000 (the corpus pipeline and the
+training loop come with the pre-training issue).
+
+Seed 000 on NSP: "[SEP] 토큰으로 구분된 두 개의 문장을 준 후, 두 문장이 이어지는 문장인지를 맞추도록 학습" —
+two segments, and the model says whether B really follows A.
 
 Seed 000: "신경망에 입력되는 텍스트의 15%를 임의로 정해 Masking한 후, 이를 예측" and, because [MASK] never appears in
 fine-tuning, "임의로 선택된 15%의 토큰 중 80%만 실제로 [MASK]로 변경하고, 나머지 10%는 임의의 단어로 변경, 남은 10%는
@@ -7,6 +10,9 @@ fine-tuning, "임의로 선택된 15%의 토큰 중 80%만 실제로 [MASK]로 �
 """
 
 from __future__ import annotations
+
+import random
+from dataclasses import dataclass
 
 import torch
 
@@ -87,3 +93,71 @@ def _choose_whole_words(eligible: torch.Tensor, starts: torch.Tensor, k: torch.T
         if take:
             chosen[row, positions[torch.isin(ids, torch.stack(take))]] = True
     return chosen
+
+
+@dataclass
+class PairInstance:
+    tokens_a: list[int]
+    tokens_b: list[int]
+    is_random_next: bool  # NSP label 1 (NotNext) when True, 0 (IsNext) when False — transformers' convention
+
+
+def nsp_instances(documents: list[list[list[int]]], max_seq_length: int, short_seq_prob: float = 0.1,
+                  rng: random.Random | None = None) -> list[PairInstance]:
+    """Sentence pairs from tokenised documents (a document is a list of sentences, a sentence a list of ids), as
+    google-research/bert's create_instances_from_document: sentences are packed into a chunk toward
+    max_seq_length − 3 (room for [CLS] A [SEP] B [SEP]; with probability short_seq_prob toward a shorter random
+    target, so the model also sees short inputs); A is the chunk's first 1..n−1 sentences; B is the rest of the chunk
+    (IsNext) or, half of the time and always for a one-sentence chunk, text from a random other document
+    (NotNext, and the unused sentences go back into the pool); the longer of A and B is cut one token at a time
+    from a random end until the pair fits."""
+    rng = rng or random.Random(0)
+    documents = [[s for s in doc if s] for doc in documents]
+    documents = [d for d in documents if d]
+    if len(documents) < 2:
+        raise ValueError("next-sentence pairs need at least two non-empty documents (NotNext takes B from another)")
+    max_tokens = max_seq_length - 3
+    if max_tokens < 2:
+        raise ValueError(f"max_seq_length {max_seq_length} leaves no room for two segments")
+    out: list[PairInstance] = []
+    for d, doc in enumerate(documents):
+        target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
+        chunk: list[list[int]] = []
+        length, i = 0, 0
+        while i < len(doc):
+            chunk.append(doc[i])
+            length += len(doc[i])
+            if i == len(doc) - 1 or length >= target:
+                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+                a = [t for s in chunk[:a_end] for t in s]
+                if len(chunk) == 1 or rng.random() < 0.5:
+                    random_next = True
+                    other = d
+                    while other == d:
+                        other = rng.randrange(len(documents))
+                    b: list[int] = []
+                    other_doc = documents[other]
+                    for s in other_doc[rng.randrange(len(other_doc)):]:
+                        b.extend(s)
+                        if len(b) >= target - len(a):
+                            break
+                    i -= len(chunk) - a_end  # the sentences not used as A are used again
+                else:
+                    random_next = False
+                    b = [t for s in chunk[a_end:] for t in s]
+                _truncate_pair(a, b, max_tokens, rng)
+                out.append(PairInstance(a, b, random_next))
+                chunk, length = [], 0
+                target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
+            i += 1
+    return out
+
+
+def _truncate_pair(a: list[int], b: list[int], max_tokens: int, rng: random.Random) -> None:
+    while len(a) + len(b) > max_tokens:
+        longer = a if len(a) > len(b) else b
+        # From the front or the back at random: google's note — "to add more randomness and avoid biases".
+        if rng.random() < 0.5:
+            del longer[0]
+        else:
+            longer.pop()
