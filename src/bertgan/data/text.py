@@ -1,0 +1,101 @@
+"""Text corpora for BERT pre-training: documents made of sentences.
+
+Two layouts (``read_documents``):
+  text   google-research/bert's: one sentence per line, a blank line between documents. A line that holds a
+         whole paragraph is split into sentences by ``split_sentences``.
+  jsonl  one document per line, its text in a field (default ``text``), split into sentences.
+NSP needs documents (B must come from the same one for IsNext); MLM needs sentences to pack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from bertgan.errors import UsageError
+
+# Sentence ends: . ! ? and their full-width forms, optionally followed by closing quotes/brackets, then space.
+_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]」』]*\s+")
+# Words after which a period does not end a sentence (English titles and Latin abbreviations).
+_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "fig", "no",
+           "u.s", "u.k", "a.m", "p.m",
+           "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+
+
+def split_sentences(text: str) -> list[str]:
+    """Rule-based splitting for Korean and English paragraphs: a sentence ends at . ! ? (or 。！？) followed by
+    whitespace — Korean declaratives end in '다.', '요.', questions in '까?' — and at line breaks; not after a known
+    abbreviation ("Dr. Kim"), a single capital initial ("J. Smith"), before a lower-case letter, or inside a number
+    ("3.14" has no space)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        start = 0
+        for m in _END.finditer(line):
+            candidate = line[start:m.start()].rstrip()
+            last_word = candidate.rsplit(None, 1)[-1] if candidate else ""
+            stem = last_word.rstrip(".").lower()
+            if candidate.endswith(".") and (stem in _ABBREV or re.fullmatch(r"[A-Z]", last_word.rstrip("."))):
+                continue
+            if line[m.end():m.end() + 1].islower():  # '"Really?" she asked' — English goes on in lower case
+                continue
+            out.append(line[start:m.end()].strip())
+            start = m.end()
+        tail = line[start:].strip()
+        if tail:
+            out.append(tail)
+    return out
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Stream (line number, text) so a corpus larger than memory can be read; name the line of a bad byte."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UsageError(f"{path}: line {n} is not UTF-8 ({e.reason}); convert the corpus to UTF-8") from e
+
+
+def read_documents(path: str | Path, layout: str | None = None, text_field: str = "text") -> Iterator[list[str]]:
+    """Documents (lists of sentences) from one corpus file. layout: 'text' or 'jsonl' (default: by suffix)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--corpus {path}: no such file")
+    layout = layout or ("jsonl" if path.suffix.lower() in (".jsonl", ".json") else "text")
+    if layout not in ("text", "jsonl"):
+        raise UsageError(f"corpus layout {layout!r}: use text or jsonl")
+    found = False
+    if layout == "text":
+        doc: list[str] = []
+        for _, line in _lines(path):
+            if line.strip():
+                doc.extend(split_sentences(line))
+            elif doc:
+                found = True
+                yield doc
+                doc = []
+        if doc:
+            found = True
+            yield doc
+    else:
+        for n, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UsageError(f"{path}: line {n}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict) or text_field not in obj or not isinstance(obj[text_field], str):
+                raise UsageError(f"{path}: line {n}: no string field {text_field!r}; name the text field with "
+                                 "--text-field")
+            sentences = split_sentences(obj[text_field])
+            if sentences:
+                found = True
+                yield sentences
+    if not found:
+        raise UsageError(f"--corpus {path}: no text found (the file is empty or blank)")
