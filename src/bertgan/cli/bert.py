@@ -18,7 +18,7 @@ example:
 def register(sub) -> None:
     from bertgan.cli import _Parser
 
-    bert = sub.add_parser("bert", help="BERT inference: fill-mask, embed",
+    bert = sub.add_parser("bert", help="BERT: pretrain, fill-mask, embed",
                           description="BERT (seed 000): inference with an HF-format model folder.")
     bsub = bert.add_subparsers(dest="bert_command", metavar="COMMAND", parser_class=_Parser)
     bert.set_defaults(func=lambda a: (bert.print_help(), 2)[1])
@@ -32,6 +32,29 @@ def register(sub) -> None:
     f.add_argument("--dry-run", action="store_true", help="check the arguments, print the plan and exit")
     f.add_argument("text", nargs="+", help="text(s) containing [MASK]")
     f.set_defaults(func=cmd_fill_mask)
+
+    t = bsub.add_parser("pretrain", help="MLM + NSP pre-training from a raw corpus",
+                        description="Pre-train BERT with masked LM + next-sentence prediction (seed 000). The run "
+                                    "folder gets config.json, checkpoint.safetensors, metrics.jsonl, curves.png and "
+                                    "final/ (HF format, with the tokenizer).")
+    t.add_argument("--corpus", nargs="+", required=True, help="text files (one sentence per line, blank line "
+                   "between documents) or .jsonl with a 'text' field")
+    src = t.add_mutually_exclusive_group()
+    src.add_argument("--tokenizer", help="a BERT tokenizer folder")
+    src.add_argument("--vocab-size", type=int, help="train a WordPiece vocabulary of this size on the corpus first")
+    t.add_argument("--preset", default="mini", help="tiny, mini (default), small, medium, base, large")
+    for flag, typ, default in (("--max-seq-length", int, 128), ("--batch-size", int, 32), ("--grad-accum", int, 1),
+                               ("--lr", float, 1e-4), ("--warmup-steps", int, 100), ("--max-steps", int, 1000),
+                               ("--mlm-prob", float, 0.15), ("--eval-every", int, 200),
+                               ("--checkpoint-every", int, 200), ("--seed", int, 0)):
+        t.add_argument(flag, type=typ, default=default, help=f"(default {default})")
+    t.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--out", required=True)
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.set_defaults(func=cmd_pretrain)
 
     e = bsub.add_parser("embed", help="sentence vectors into a .npy file",
                         description="Sentence vectors: the final [CLS] state or the mean over tokens.")
@@ -113,3 +136,38 @@ def cmd_embed(args) -> int:
         for t, v in zip(texts, vectors):
             print(f"{t[:60]!r}: [{', '.join(f'{x:.3f}' for x in v[:4])}, …] norm {np.linalg.norm(v):.3f}")
     return 0
+
+
+def cmd_pretrain(args) -> int:
+    import dataclasses
+    import json
+
+    from bertgan.bert.trainer import PretrainConfig, load_config, pretrain
+
+    if args.resume:
+        cfg = dataclasses.replace(load_config(args.out), max_steps=args.max_steps, device=args.device)
+    else:
+        if not args.tokenizer and not args.vocab_size:
+            raise UsageError("give --tokenizer DIR or --vocab-size N (to train one on the corpus)")
+        tokenizer = args.tokenizer or str(Path(args.out) / "tokenizer")
+        cfg = PretrainConfig(corpus=[str(Path(c).resolve()) for c in args.corpus],
+                             tokenizer=str(Path(tokenizer).resolve()), preset=args.preset,
+                             max_seq_length=args.max_seq_length, batch_size=args.batch_size,
+                             grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup_steps,
+                             max_steps=args.max_steps, mlm_prob=args.mlm_prob, eval_every=args.eval_every,
+                             checkpoint_every=args.checkpoint_every, precision=args.precision, device=args.device,
+                             seed=args.seed)
+    cfg.validate()
+    if args.dry_run:
+        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        return 0
+    if not args.resume and args.vocab_size:
+        from bertgan.bert.tokenizer import WordPieceTokenizer
+
+        WordPieceTokenizer.train(cfg.corpus, args.vocab_size).save(cfg.tokenizer)
+    result = pretrain(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    m = result["metrics"]
+    print(f"step {result['step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step"))
+    if result["final"]:
+        print(f"model: {result['final']}  (HF format, with the tokenizer)")
+    return 130 if result["interrupted"] else 0
