@@ -49,6 +49,10 @@ def test_demo_quick(tmp_path, capsys):
     for name in ("samples.png", "interpolation.png", "curves.png", "report.html", "real.png"):
         assert (out / "gan" / name).is_file(), name
         assert str(out / "gan") in printed
+    for name in ("corpus.txt", "tokenizer/vocab.txt", "run/curves.png", "run/final/model.safetensors",
+                 "run/final/vocab.txt"):
+        assert (out / "bert" / name).is_file(), name
+    assert "The [MASK] statement is used to leave a loop." in printed and "held-out MLM accuracy" in printed
     # a second run replaces the first instead of refusing
     assert main(["demo", "--quick", "--no-progress", "--out", str(out), "--device", "cpu"]) == 0
 

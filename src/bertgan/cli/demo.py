@@ -1,7 +1,9 @@
-"""``bertgan demo``: a guided tour on embedded data only (no download), a few minutes on a laptop CPU.
+"""``bertgan demo``: a guided tour on embedded data only (no download), under 3 minutes on a laptop CPU.
 
 GAN part: the seed-001 GAN — G(z; θ) with z ~ N(0, I), D(x; η) judged at 0.5 — trained on scikit-learn's
 embedded 8×8 digits, with a sample grid per epoch, the curves, an interpolation strip and report.html.
+BERT part: seed 000's pre-training — a WordPiece vocabulary and a mini BERT trained with MLM + NSP for about
+1.5 minutes on the English help text that ships inside Python — then fill-mask on a few sentences.
 """
 
 from __future__ import annotations
@@ -52,14 +54,18 @@ def cmd_demo(args) -> int:
         print(f"demo plan (writes into {out}/):")
         print(f"  1. GAN  — {cfg.arch} G and D on the embedded 8×8 digits, {cfg.loss} loss, "
               f"{cfg.max_steps or cfg.epochs} {'steps' if cfg.max_steps else 'epochs'}  → {out / 'gan'}/")
+        steps = BERT_STEPS_QUICK if args.quick else BERT_STEPS
+        print(f"  2. BERT — WordPiece vocabulary + mini BERT (MLM + NSP, {steps} steps) on Python's embedded help "
+              f"text, then fill-mask  → {out / 'bert'}/")
         print(dataclasses.asdict(cfg))
         return 0
     ensure_writable_dir(out)
-    gan_dir = out / "gan"
-    if gan_dir.exists():
-        if not (gan_dir / "config.json").exists():
-            raise UsageError(f"{gan_dir}: exists and is not an earlier demo run; choose another --out")
-        shutil.rmtree(gan_dir)  # the demo always starts fresh
+    gan_dir, bert_dir = out / "gan", out / "bert"
+    for part in (gan_dir, bert_dir):
+        if part.exists():
+            if not (part / "config.json").exists() and not (part / "run" / "config.json").exists():
+                raise UsageError(f"{part}: exists and is not an earlier demo run; choose another --out")
+            shutil.rmtree(part)  # the demo always starts fresh
 
     print("── GAN (seed 001) ──────────────────────────────────────────────────────────────")
     print("G(z; θ) turns noise z ~ N(0, I), d = 100, into 8×8 digits; D(x; η) ∈ (0, 1) says 'real' when ≥ 0.5.")
@@ -79,4 +85,39 @@ def cmd_demo(args) -> int:
     print(f"  walks between two z:               {strip}")
     print(f"  losses and D's outputs:            {gan_dir / 'curves.png'}")
     print(f"  all of it on one page:             {result.report}")
+    bert_demo(bert_dir, args)
     return 0
+
+
+BERT_STEPS, BERT_STEPS_QUICK = 200, 3
+FILL_MASK = ["The [MASK] statement is used to leave a loop.", "A function is defined with the [MASK] keyword.",
+             "Strings are [MASK] sequences of Unicode code points."]
+
+
+def bert_demo(bert_dir: Path, args) -> None:
+    from bertgan.bert.pipelines import FillMaskPipeline
+    from bertgan.bert.tokenizer import WordPieceTokenizer
+    from bertgan.bert.trainer import PretrainConfig, pretrain
+    from bertgan.data.text import write_stdlib_corpus
+
+    print("── BERT (seed 000) ─────────────────────────────────────────────────────────────")
+    print("WordPiece pieces → token + segment + position embeddings → bidirectional encoder (GELU); pre-trained by")
+    print("masked LM (15% chosen: 80% [MASK], 10% random, 10% kept) and next-sentence prediction.")
+    bert_dir.mkdir(parents=True)
+    corpus = write_stdlib_corpus(bert_dir / "corpus.txt")
+    WordPieceTokenizer.train([corpus], 8000).save(bert_dir / "tokenizer")
+    steps = BERT_STEPS_QUICK if args.quick else BERT_STEPS
+    cfg = PretrainConfig(corpus=[str(corpus)], tokenizer=str(bert_dir / "tokenizer"), preset="mini",
+                         max_seq_length=64, batch_size=32, lr=5e-4, warmup_steps=max(1, steps // 10),
+                         max_steps=steps, eval_every=max(1, steps // 4), checkpoint_every=steps,
+                         log_every=max(1, steps // 20), seed=args.seed, device=args.device, precision="fp32")
+    t0 = time.perf_counter()
+    result = pretrain(cfg, bert_dir / "run", progress=not args.no_progress)
+    m = result["metrics"]
+    print(f"pre-trained {result['step']} steps in {time.perf_counter() - t0:.0f} s: held-out MLM accuracy "
+          f"{m['eval_mlm_acc']:.1%} (perplexity {m['eval_mlm_ppl']:.0f}), NSP accuracy {m['eval_nsp_acc']:.1%}")
+    fill = FillMaskPipeline(result["final"], device=args.device)
+    for text, masks in zip(FILL_MASK, fill(FILL_MASK, top_k=5)):
+        print(f"  {text}\n    → " + ", ".join(f"{p['token']} ({p['score']:.2f})" for p in masks[0]))
+    print(f"  model (HF format, loads in transformers): {result['final']}")
+    print(f"  loss and accuracy curves:                 {bert_dir / 'run' / 'curves.png'}")

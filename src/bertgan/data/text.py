@@ -99,3 +99,29 @@ def read_documents(path: str | Path, layout: str | None = None, text_field: str 
                 yield sentences
     if not found:
         raise UsageError(f"--corpus {path}: no text found (the file is empty or blank)")
+
+
+def write_stdlib_corpus(path: str | Path) -> Path:
+    """An English corpus that needs no download: the help topics that ship inside CPython (``pydoc_data.topics``,
+    the text of ``help("for")`` and friends, ~470k characters). One topic is one document; wrapped paragraphs are
+    joined, reST underlines and indented grammar/code blocks are dropped; written in the google layout."""
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as e:  # some distributions split pydoc_data out of the standard library
+        raise UsageError("the Python standard library's pydoc_data is missing; install the full Python "
+                         "standard library (e.g. Debian's libpython3-stdlib)") from e
+    from bertgan.io import write_text
+
+    docs = []
+    for name in sorted(topics):
+        sentences = []
+        for para in re.split(r"\n\s*\n", topics[name]):
+            lines = [ln for ln in para.splitlines() if ln.strip()]
+            if not lines or lines[0].startswith(" ") or re.fullmatch(r"[*=\-~^\"'`#+]+", lines[-1].strip()):
+                continue  # code/grammar blocks, and headings with their underline
+            sentences.extend(split_sentences(" ".join(ln.strip() for ln in lines)))
+        if sentences:
+            docs.append("\n".join(sentences))
+    path = Path(path)
+    write_text(path, "\n\n".join(docs) + "\n")
+    return path
