@@ -90,3 +90,14 @@ def test_cli_vocab_size_dry_run_and_bad_input(tmp_path, corpus, tok, capsys):
     small.write_text("one doc.\n\ntwo doc.\n", encoding="utf-8")
     with pytest.raises(UsageError, match="at least 4"):
         pretrain(_cfg(small, tok), tmp_path / "s", progress=False)
+
+
+def test_evaluate_corpus_on_held_out_file(tmp_path, corpus, tok):
+    from bertgan.bert.trainer import evaluate_corpus
+
+    pretrain(_cfg(corpus, tok, max_steps=2), tmp_path / "run", progress=False)
+    held_out = tmp_path / "h.txt"
+    held_out.write_text(corpus.read_text(encoding="utf-8")[:20000], encoding="utf-8")
+    m = evaluate_corpus(tmp_path / "run" / "final", [held_out], max_seq_length=32, max_pairs=40, device="cpu")
+    assert m["pairs"] == 40 and 0 <= m["eval_mlm_acc"] <= 1 and 0 <= m["eval_nsp_acc"] <= 1
+    assert m["eval_mlm_ppl"] > 1

@@ -184,31 +184,10 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
                                   mlm_probability=cfg.mlm_prob, generator=g)
         return [t.to(device) for t in (ids, types, mask, labels, nsp)], int(mask.sum())
 
-    @torch.no_grad()
     def evaluate() -> dict:
-        model.eval()
-        g = torch.Generator().manual_seed(cfg.seed)
-        sums = dict(mlm_loss=0.0, mlm_correct=0, mlm_n=0, nsp_correct=0, n=0)
-        for s in range(0, len(eval_pairs), cfg.batch_size):
-            chunk = eval_pairs[s:s + cfg.batch_size]
-            length = max(len(p.tokens_a) + len(p.tokens_b) + 3 for p in chunk)
-            ids, types, mask, special, nsp = _collate(chunk, tok, length)
-            ids, labels = mask_tokens(ids, special, mask_token_id=tok.mask_token_id, vocab_size=tok.vocab_size,
-                                      mlm_probability=cfg.mlm_prob, generator=g)
-            ids, types, mask, labels, nsp = (t.to(device) for t in (ids, types, mask, labels, nsp))
-            with autocast(device, precision):
-                o = model(ids, mask, types, labels=labels, next_sentence_label=nsp)
-            m = int((labels != -100).sum())
-            sums["mlm_loss"] += float(o.mlm_loss) * m
-            sums["mlm_correct"] += int((o.prediction_logits.argmax(-1) == labels[labels != -100]).sum())
-            sums["mlm_n"] += m
-            sums["nsp_correct"] += int((o.seq_relationship_logits.argmax(-1) == nsp).sum())
-            sums["n"] += len(chunk)
+        out = evaluate_pairs(model, tok, eval_pairs, cfg.batch_size, cfg.mlm_prob, cfg.seed, device, precision)
         model.train()
-        loss = sums["mlm_loss"] / max(1, sums["mlm_n"])
-        return {"eval_mlm_loss": loss, "eval_mlm_ppl": math.exp(min(loss, 50)),
-                "eval_mlm_acc": sums["mlm_correct"] / max(1, sums["mlm_n"]),
-                "eval_nsp_acc": sums["nsp_correct"] / max(1, sums["n"])}
+        return out
 
     def checkpoint():
         save_checkpoint(ckpt_path, {"model": model}, {"opt": opt}, meta={"step": step})
@@ -259,6 +238,52 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         final = save_pretrained(model, run / "final")
         tok.save(final)
     return {"step": step, "interrupted": interrupted, "final": final, "metrics": rows[-1] if rows else {}}
+
+
+@torch.no_grad()
+def evaluate_pairs(model: BertForPreTraining, tok: WordPieceTokenizer, pairs: list[PairInstance], batch_size: int,
+                   mlm_prob: float, seed: int, device: torch.device, precision: str = "fp32") -> dict:
+    """Held-out MLM loss, perplexity and accuracy (at the masked positions) and NSP accuracy, with a fixed mask."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    loss_sum, correct, masked, nsp_correct = 0.0, 0, 0, 0
+    for s in range(0, len(pairs), batch_size):
+        chunk = pairs[s:s + batch_size]
+        length = max(len(p.tokens_a) + len(p.tokens_b) + 3 for p in chunk)
+        ids, types, mask, special, nsp = _collate(chunk, tok, length)
+        ids, labels = mask_tokens(ids, special, mask_token_id=tok.mask_token_id, vocab_size=tok.vocab_size,
+                                  mlm_probability=mlm_prob, generator=g)
+        ids, types, mask, labels, nsp = (t.to(device) for t in (ids, types, mask, labels, nsp))
+        with autocast(device, precision):
+            o = model(ids, mask, types, labels=labels, next_sentence_label=nsp)
+        m = int((labels != -100).sum())
+        loss_sum += float(o.mlm_loss) * m
+        correct += int((o.prediction_logits.argmax(-1) == labels[labels != -100]).sum())
+        masked += m
+        nsp_correct += int((o.seq_relationship_logits.argmax(-1) == nsp).sum())
+    loss = loss_sum / max(1, masked)
+    return {"eval_mlm_loss": loss, "eval_mlm_ppl": math.exp(min(loss, 50)), "eval_mlm_acc": correct / max(1, masked),
+            "eval_nsp_acc": nsp_correct / max(1, len(pairs))}
+
+
+def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_length: int = 128,
+                    batch_size: int = 32, mlm_prob: float = 0.15, seed: int = 0, max_pairs: int = 2000,
+                    device: str = "auto") -> dict:
+    """MLM and NSP accuracy of a pre-trained HF-format model folder on held-out corpus files."""
+    import tempfile
+
+    from bertgan.bert.hub import from_pretrained
+
+    tok = WordPieceTokenizer.from_dir(model_dir)
+    model = from_pretrained(model_dir, BertForPreTraining, strict=True, device=pick_device(device))
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = TokenCache.get_or_build(files, tok, tmp)
+        pairs = nsp_instances([cache.document(d) for d in range(len(cache))], max_seq_length, 0.0,
+                              random.Random(seed))
+    random.Random(seed).shuffle(pairs)
+    pairs = pairs[:max_pairs]
+    out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device)
+    return {**out, "pairs": len(pairs)}
 
 
 def _plot(run: Path, rows: list[dict]) -> None:
