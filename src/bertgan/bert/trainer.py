@@ -29,8 +29,15 @@ from bertgan.bert.model import BertForPreTraining
 from bertgan.bert.pretraining import PairInstance, mask_tokens, nsp_instances
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
-from bertgan.io import ensure_writable_dir, read_json, write_json, write_text
-from bertgan.train.checkpoint import load_checkpoint, restore_module, restore_optimizer, restore_rng, save_checkpoint
+from bertgan.io import read_json, write_json, write_text
+from bertgan.train.checkpoint import (
+    load_checkpoint,
+    prepare_run_dir,
+    restore_module,
+    restore_optimizer,
+    restore_rng,
+    save_checkpoint,
+)
 from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint.safetensors", "config.json", "metrics.jsonl"
@@ -128,12 +135,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     from tqdm.auto import tqdm
 
     cfg.validate()
-    run = ensure_writable_dir(out)
-    ckpt_path = run / CHECKPOINT
-    if resume and not ckpt_path.is_file():
-        raise UsageError(f"--resume: {ckpt_path} not found; nothing to resume — drop --resume to start a run")
-    if not resume and (ckpt_path.exists() or (run / CONFIG).exists()):
-        raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
+    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT, CONFIG)
     tok = WordPieceTokenizer.from_dir(cfg.tokenizer)
     cache = TokenCache.get_or_build(cfg.corpus, tok, run / "cache")
     if len(cache) < 4:

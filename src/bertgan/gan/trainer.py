@@ -25,11 +25,12 @@ from bertgan.errors import UsageError
 from bertgan.gan.config import GANConfig, resolve_shape, validate
 from bertgan.gan.losses import LOSSES, threshold_accuracy
 from bertgan.gan.models import build_gan, sample_prior
-from bertgan.io import ensure_writable_dir, read_json, write_json, write_text
+from bertgan.io import read_json, write_json, write_text
 from bertgan.report.html import write_report
 from bertgan.report.plots import plot_gan_curves, save_grid, to_uint8
 from bertgan.train.checkpoint import (
     load_checkpoint,
+    prepare_run_dir,
     restore_module,
     restore_optimizer,
     restore_rng,
@@ -184,12 +185,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     from tqdm.auto import tqdm
 
     validate(cfg)
-    run = ensure_writable_dir(out)
-    ckpt_path = run / CHECKPOINT
-    if resume and not ckpt_path.is_file():
-        raise UsageError(f"--resume: {ckpt_path} not found; nothing to resume — drop --resume to start a run")
-    if not resume and (ckpt_path.exists() or (run / CONFIG).exists()):
-        raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
+    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT, CONFIG)
 
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)

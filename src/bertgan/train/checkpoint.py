@@ -17,9 +17,21 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from bertgan.errors import UsageError
-from bertgan.io import atomic_path
+from bertgan.io import atomic_path, ensure_writable_dir
 
 _META_KEY = "bertgan"
+
+
+def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str, config: str) -> tuple[Path, Path]:
+    """The run folder, writable, and its checkpoint path: a new run never overwrites an old one, and --resume needs
+    a checkpoint to resume from."""
+    run = ensure_writable_dir(out)
+    ckpt_path = run / checkpoint
+    if resume and not ckpt_path.is_file():
+        raise UsageError(f"--resume: {ckpt_path} not found; nothing to resume — drop --resume to start a run")
+    if not resume and (ckpt_path.exists() or (run / config).exists()):
+        raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
+    return run, ckpt_path
 
 
 @dataclass
