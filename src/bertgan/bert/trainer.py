@@ -29,13 +29,15 @@ from bertgan.bert.model import BertForPreTraining
 from bertgan.bert.pretraining import PairInstance, mask_tokens, nsp_instances
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
-from bertgan.io import read_json, write_json, write_text
+from bertgan.io import read_json, write_json
+from bertgan.report.plots import plot_bert_curves
 from bertgan.train.checkpoint import (
     load_checkpoint,
     prepare_run_dir,
     restore_module,
     restore_optimizer,
     restore_rng,
+    rewind_metrics,
     save_checkpoint,
 )
 from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
@@ -166,9 +168,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         for group in opt.param_groups:
             group["lr"] = group["initial_lr"] * lr_factor(step, cfg.warmup_steps, cfg.max_steps)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
-    rows = [r for r in (json.loads(x) for x in (run / METRICS).read_text().splitlines() if x.strip())
-            if r["step"] <= step] if (run / METRICS).is_file() else []
-    write_text(run / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    rows = rewind_metrics(run / METRICS, step)
 
     per_step = cfg.batch_size * cfg.grad_accum
 
@@ -234,7 +234,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
             if stop.requested:
                 interrupted = True
                 break
-    _plot(run, rows)
+    if rows:
+        plot_bert_curves(run / "curves.png", rows)
     final = None
     if not interrupted:
         final = save_pretrained(model, run / "final")
@@ -286,31 +287,6 @@ def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_leng
     pairs = pairs[:max_pairs]
     out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device)
     return {**out, "pairs": len(pairs)}
-
-
-def _plot(run: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    from bertgan.io import atomic_path
-    from bertgan.report.plots import _plt
-
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
-    tr = [r for r in rows if "loss" in r]
-    ev = [r for r in rows if "eval_mlm_acc" in r]
-    axes[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], label="train loss (MLM + NSP)")
-    axes[0].plot([r["step"] for r in ev], [r["eval_mlm_loss"] for r in ev], "o-", label="eval MLM loss")
-    axes[1].plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="eval MLM accuracy")
-    axes[1].plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="eval NSP accuracy")
-    axes[1].set_ylim(0, 1)
-    axes[2].plot([r["step"] for r in tr], [r["tokens_per_s"] for r in tr], label="tokens/s")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    with atomic_path(run / "curves.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
 
 
 def load_config(run: str | Path) -> PretrainConfig:

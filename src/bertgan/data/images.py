@@ -47,10 +47,6 @@ class ImageData:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
-
 
 # --------------------------------------------------------------------------------------------------- IDX files
 

@@ -7,7 +7,6 @@ resolved config is written as ``config.json`` beside every checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 
 from bertgan.errors import UsageError
@@ -48,9 +47,6 @@ class GANConfig:
     log_every: int = 10  # steps between metrics.jsonl rows
     checkpoint_every: int = 500  # steps between checkpoints (also at every epoch end and on Ctrl-C)
     preset: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config") -> GANConfig:

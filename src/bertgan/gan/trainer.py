@@ -25,7 +25,7 @@ from bertgan.errors import UsageError
 from bertgan.gan.config import GANConfig, resolve_shape, validate
 from bertgan.gan.losses import LOSSES, threshold_accuracy
 from bertgan.gan.models import build_gan, sample_prior
-from bertgan.io import read_json, write_json, write_text
+from bertgan.io import read_json, write_json
 from bertgan.report.html import write_report
 from bertgan.report.plots import plot_gan_curves, save_grid, to_uint8
 from bertgan.train.checkpoint import (
@@ -34,6 +34,7 @@ from bertgan.train.checkpoint import (
     restore_module,
     restore_optimizer,
     restore_rng,
+    rewind_metrics,
     save_checkpoint,
 )
 from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
@@ -167,17 +168,6 @@ def _absolute_paths(cfg: GANConfig) -> dict:
     return out
 
 
-def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row["step"] <= up_to_step:
-                    rows.append(row)
-    return rows
-
-
 def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
           log: Callable[[str], None] = print, after_step: Callable[[int], None] | None = None) -> TrainResult:
     """Train G and D as configured, writing everything into ``out``. With ``resume``, ``cfg`` must be the
@@ -222,8 +212,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         restore_optimizer(opt_d, ckpt, "opt_D")
         restore_rng(ckpt)
         step, elapsed = int(ckpt.meta["step"]), float(ckpt.meta.get("elapsed", 0.0))
-    rows = _read_metrics(run / METRICS, step)
-    write_text(run / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    rows = rewind_metrics(run / METRICS, step)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
     (run / "samples").mkdir(exist_ok=True)
     if not resume:

@@ -86,3 +86,26 @@ def plot_gan_curves(path: str | Path, rows: Sequence[dict], title: str = "") -> 
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def plot_bert_curves(path: str | Path, rows: Sequence[dict]) -> Path:
+    """Three panels over steps: training loss against held-out MLM loss; held-out MLM and NSP accuracy; tokens/s."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
+    tr = [r for r in rows if "loss" in r]
+    ev = [r for r in rows if "eval_mlm_acc" in r]
+    axes[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], label="train loss (MLM + NSP)")
+    axes[0].plot([r["step"] for r in ev], [r["eval_mlm_loss"] for r in ev], "o-", label="eval MLM loss")
+    axes[1].plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="eval MLM accuracy")
+    axes[1].plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="eval NSP accuracy")
+    axes[1].set_ylim(0, 1)
+    axes[2].plot([r["step"] for r in tr], [r["tokens_per_s"] for r in tr], label="tokens/s")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return path

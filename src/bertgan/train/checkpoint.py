@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from bertgan.errors import UsageError
-from bertgan.io import atomic_path, ensure_writable_dir
+from bertgan.io import atomic_path, ensure_writable_dir, write_text
 
 _META_KEY = "bertgan"
 
@@ -32,6 +32,17 @@ def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str, config: str)
     if not resume and (ckpt_path.exists() or (run / config).exists()):
         raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
     return run, ckpt_path
+
+
+def rewind_metrics(path: Path, step: int) -> list[dict]:
+    """The metrics.jsonl rows up to ``step`` (the checkpoint a run resumes from), with the file cut back to them:
+    rows written after the last checkpoint, before a crash, would otherwise appear twice."""
+    rows = []
+    if path.is_file():
+        rows = [r for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+                if r["step"] <= step]
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return rows
 
 
 @dataclass
