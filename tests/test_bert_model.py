@@ -210,3 +210,32 @@ def test_real_minilm_matches_transformers():
     mask = enc["attention_mask"][..., None]
     e = F.normalize((b * mask).sum(1) / mask.sum(1), dim=-1)  # the model's mean pooling
     assert (e[0] @ e[1]).item() > 0.8 > 0.1 > (e[0] @ e[2]).item()  # real trained weights: meaning is encoded
+
+
+def test_unpadded_training_gradients_match_unpadded_rows():
+    # With padding the dense layers run on the real tokens only (Unpadded); the loss and every gradient must be
+    # what the same rows give with no padding at all, and the padding positions of the output are zeros.
+    cfg = BertConfig(**{**SMALL, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+    torch.manual_seed(0)
+    m = BertForPreTraining(cfg).train()
+    rows = [torch.randint(5, 101, (n,)) for n in (9, 4, 7)]
+    labels = [torch.where(torch.arange(len(r)) % 3 == 1, r, -100) for r in rows]
+
+    def grads(loss):
+        m.zero_grad()
+        loss.backward()
+        return {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}
+
+    alone = sum(m(r[None], labels=lab[None]).mlm_loss * int((lab != -100).sum()) for r, lab in zip(rows, labels))
+    g_alone = grads(alone)
+    ids = torch.zeros(3, 9, dtype=torch.long)
+    lab = torch.full((3, 9), -100)
+    am = torch.zeros(3, 9, dtype=torch.long)
+    for i, (r, lb) in enumerate(zip(rows, labels)):
+        ids[i, :len(r)], lab[i, :len(r)], am[i, :len(r)] = r, lb, 1
+    out = m(ids, am, labels=lab)
+    g_batch = grads(out.mlm_loss * int((lab != -100).sum()))
+    assert torch.allclose(out.mlm_loss * int((lab != -100).sum()), alone, atol=1e-4)
+    assert torch.count_nonzero(out.last_hidden_state[am == 0]) == 0
+    for k, g in g_alone.items():
+        assert torch.allclose(g, g_batch[k], atol=1e-5), k

@@ -58,6 +58,24 @@ class BertEmbeddings(nn.Module):
 
 # ----------------------------------------------------------------------------------------------------- attention
 
+class Unpadded:
+    """Where the real (non-padding) tokens of a padded batch are, so the dense layers — every matrix product of a
+    layer except attention's — run on the T real tokens only: (N, L, C) ⇄ (T, C). Padding is a quarter of the
+    positions of real pre-training batches (measured on WikiText-2 pairs, batch 32 padded to its longest); the
+    idea is Effective Transformer's / MosaicBERT's unpadding."""
+
+    def __init__(self, attention_mask: torch.Tensor):
+        self.n, self.length = attention_mask.shape
+        self.index = attention_mask.reshape(-1).nonzero().squeeze(1)  # (T,) positions in the flattened batch
+
+    def pad(self, t: torch.Tensor) -> torch.Tensor:  # (T, C) → (N, L, C), zeros at padding
+        out = t.new_zeros(self.n * self.length, t.shape[-1]).index_copy(0, self.index, t)
+        return out.view(self.n, self.length, -1)
+
+    def unpad(self, t: torch.Tensor) -> torch.Tensor:  # (N, L, C) → (T, C)
+        return t.reshape(self.n * self.length, -1).index_select(0, self.index)
+
+
 class BertSelfAttention(nn.Module):
     """Multi-head scaled dot-product attention over all positions in both directions (no causal mask: this is
     what makes BERT *bidirectional*), computed by ``F.scaled_dot_product_attention``."""
@@ -70,12 +88,18 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.p = config.attention_probs_dropout_prob
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        n, length, hidden = x.shape
-        split = lambda t: t.view(n, length, self.heads, self.head_dim).transpose(1, 2)  # (N, L, H) → (N, h, L, d)
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
+        # One matrix product for Q, K and V (HF's three parameter names kept): fewer, larger GEMMs.
+        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
+        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+        qkv = F.linear(x, w, b)  # (N, L, 3H) or, unpadded, (T, 3H)
+        if unpadded is not None:
+            qkv = unpadded.pad(qkv)  # (T, 3H) → (N, L, 3H): attention needs the rectangle
+        n, length, _ = qkv.shape
+        q, k, v = qkv.view(n, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
-        return out.transpose(1, 2).reshape(n, length, hidden)  # (N, h, L, d) → (N, L, H)
+        out = out.transpose(1, 2).reshape(n, length, self.heads * self.head_dim)  # (N, h, L, d) → (N, L, H)
+        return out if unpadded is None else unpadded.unpad(out)  # → (T, H)
 
 
 class BertSelfOutput(nn.Module):
@@ -95,8 +119,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        return self.output(self.self(x, mask), x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
+        return self.output(self.self(x, mask, unpadded), x)
 
 
 # ----------------------------------------------------------------------------------------------------- layer
@@ -124,9 +148,17 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        a = self.attention(x, mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
+        a = self.attention(x, mask, unpadded)
         return self.output(self.intermediate(a), a)
+
+
+def attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(N, L) 1/0 padding mask → (N, 1, 1, L) boolean mask for SDPA (True = may attend); None when nothing is
+    padded, which lets SDPA take its fastest path."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
 
 
 class BertEncoder(nn.Module):
@@ -134,10 +166,16 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """(N, L, H) → (N, L, H). With padding, the layers run on the real tokens only (see :class:`Unpadded`);
+        the padding positions of the result are zeros (transformers leaves meaningless values there)."""
+        mask = attention_bias(attention_mask)
+        unpadded = None if mask is None else Unpadded(attention_mask)
+        if unpadded is not None:
+            x = unpadded.unpad(x)  # (N, L, H) → (T, H)
         for layer in self.layer:
-            x = layer(x, mask)
-        return x
+            x = layer(x, mask, unpadded)
+        return x if unpadded is None else unpadded.pad(x)
 
 
 class BertPooler(nn.Module):
@@ -159,14 +197,6 @@ class BertModelOutput:
     pooler_output: torch.Tensor | None  # (N, H)
 
 
-def attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """(N, L) 1/0 padding mask → (N, 1, 1, L) boolean mask for SDPA (True = may attend); None when nothing is
-    padded, which lets SDPA take its fastest path."""
-    if attention_mask is None or bool(attention_mask.all()):
-        return None
-    return attention_mask.bool()[:, None, None, :]
-
-
 class BertModel(nn.Module):
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
@@ -182,7 +212,7 @@ class BertModel(nn.Module):
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}; truncate the input")
-        h = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_bias(attention_mask))
+        h = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_mask)
         return BertModelOutput(h, self.pooler(h) if self.pooler is not None else None)
 
 
