@@ -49,3 +49,47 @@ def test_real_corpus_and_errors(tmp_path, tok, shared_file):
     with pytest.raises(UsageError, match="no text found"):
         TokenCache.get_or_build([empty], tok, tmp_path / "cache")
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no half-built folder left
+
+
+def test_word_starts_follow_whitespace_not_pieces(tmp_path):
+    from bertgan.bert.corpus import unpack
+
+    text = "나는 시장에 가서 사과와 배를 샀다.\n오늘은 날씨가 좋다.\n\n세종대왕은 훈민정음을 만들었다.\n"
+    src = tmp_path / "ko.txt"
+    src.write_text(text * 3, encoding="utf-8")
+    ko = WordPieceTokenizer.train([src], vocab_size=120)
+    cache = TokenCache.get_or_build([src], ko, tmp_path / "cache")
+    first = cache.document(0, word_starts=True)[0]
+    tokens = ko.convert_ids_to_tokens([unpack(v)[0] for v in first])
+    assert [unpack(v)[0] for v in first] == cache.document(0)[0]
+    words, current = [], ""
+    for t, v in zip(tokens, first):
+        if unpack(v)[1] and current:
+            words.append(current)
+            current = ""
+        current += t.removeprefix("##")
+    words.append(current)
+    assert words == ["나는", "시장에", "가서", "사과와", "배를", "샀다."]  # '.' stays with its eojeol
+
+
+def test_pair_stream_is_reproducible_and_resumable(tmp_path, tok):
+    from bertgan.bert.corpus import PairStream
+
+    src = tmp_path / "c.txt"
+    docs = [" ".join(f"Document {d} sentence {s} has words." for s in range(6)) for d in range(12)]
+    src.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    cache = TokenCache.get_or_build([src], tok, tmp_path / "cache")
+    kw = dict(max_seq_length=32, short_seq_prob=0.1, seed=3, buffer=8)
+    a = PairStream(cache, range(12), **kw)
+    first = a.take(20)
+    meta, tensors = a.state()
+    rest = a.take(200)  # several epochs: the stream never runs dry
+    assert a.epoch >= 2
+    b = PairStream(cache, range(12), **kw)
+    assert b.take(20) == first  # same seed, same pairs
+    c = PairStream(cache, range(12), **kw)
+    c.load_state(meta, tensors)
+    assert c.take(200) == rest  # restored mid-stream: exactly the same continuation
+    assert PairStream(cache, range(12), **{**kw, "seed": 4}).take(20) != first
+    real = sum(not p.is_random_next for p in rest)
+    assert 0.3 < real / len(rest) < 0.7  # IsNext about half the time

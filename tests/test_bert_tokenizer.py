@@ -313,7 +313,8 @@ def test_bad_corpus_inputs(tmp_path, small_ko, capsys):
     cases = [
         ([str(tmp_path / "missing.txt")], "3000", "no such file"),
         ([str(blank)], "3000", "empty"),
-        ([str(cp949)], "3000", rf"{re.escape(str(cp949))} line 3, column 1: byte 0x.. is not UTF-8"),
+        ([str(cp949)], "3000",
+         rf"{re.escape(str(cp949))} line 3, column 1 \(byte offset 19\): byte 0x.. is not UTF-8.*--encoding-errors"),
         ([str(small_ko)], "3", "more than the 5 special tokens"),
         ([str(small_ko)], "100", r"too small for this corpus.*use --vocab-size \d+"),
     ]
@@ -325,6 +326,10 @@ def test_bad_corpus_inputs(tmp_path, small_ko, capsys):
     # The library raises the same errors.
     with pytest.raises(UsageError, match="line 3"):
         WordPieceTokenizer.train([cp949], 3000)
+    # --encoding-errors replace reads the bad bytes as U+FFFD (which BERT's normaliser then drops) and trains.
+    assert run_cli(["train", "--corpus", str(cp949), "--vocab-size", "60", "--min-frequency", "1",
+                    "--encoding-errors", "replace", "--out", str(out)]) == 0
+    assert {"첫", "둘", "##째"} <= set(WordPieceTokenizer.from_dir(out).get_vocab())
 
 
 def test_unwritable_out(tmp_path, small_ko, capsys):

@@ -43,7 +43,7 @@ def test_real_korean_corpus(shared_file):
 @pytest.mark.parametrize("content,message", [
     (b"", "no text found"),
     (b"\n \n", "no text found"),
-    (b"good line\n\xff\xfe bad\n", "line 2 is not UTF-8"),
+    (b"good line\n\xff\xfe bad\n", "line 2, byte offset 10: byte 0xff is not UTF-8"),
 ])
 def test_bad_corpora(tmp_path, content, message):
     p = tmp_path / "c.txt"

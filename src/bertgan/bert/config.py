@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from bertgan.data.text import ENCODING_ERRORS
 from bertgan.errors import UsageError
 from bertgan.io import read_json
 
@@ -98,3 +99,56 @@ def preset(name: str, **overrides) -> BertConfig:
     if name not in PRESETS:
         raise UsageError(f"--preset {name}: unknown BERT preset; choose one of {', '.join(PRESETS)}")
     return BertConfig(**{**PRESETS[name], **overrides})
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pre-training run needs; saved as the run's config.json (see bert/trainer.py)."""
+
+    corpus: list[str]
+    tokenizer: str
+    preset: str = "mini"
+    max_seq_length: int = 128
+    batch_size: int = 32  # the global batch of one micro-step (split across torchrun processes)
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    max_steps: int = 1000
+    mlm_prob: float = 0.15
+    whole_word_mask: bool = False
+    nsp: bool = True
+    dropout: float | None = None  # None: the preset's 0.1 (hidden and attention)
+    short_seq_prob: float = 0.1
+    clip_norm: float = 1.0
+    eval_fraction: float = 0.05  # of the documents, held out for evaluation
+    eval_every: int = 200
+    checkpoint_every: int = 200
+    log_every: int = 10
+    encoding_errors: str = "strict"
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.preset not in PRESETS:
+            raise UsageError(f"--preset {self.preset}: unknown BERT preset; choose one of {', '.join(PRESETS)}")
+        for name in ("max_seq_length", "batch_size", "grad_accum", "max_steps", "eval_every", "checkpoint_every",
+                     "log_every"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be a positive integer")
+        if self.warmup_steps < 0:
+            raise UsageError(f"--warmup-steps {self.warmup_steps}: must be 0 or more")
+        if self.max_seq_length < 8:
+            raise UsageError(f"--max-seq-length {self.max_seq_length}: too short for two segments; use ≥ 8")
+        if self.max_seq_length > 512:
+            raise UsageError(f"--max-seq-length {self.max_seq_length}: BERT's position table has 512 entries; "
+                             "use ≤ 512")
+        if not 0 < self.mlm_prob < 1:
+            raise UsageError(f"--mlm-prob {self.mlm_prob}: must be between 0 and 1")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise UsageError(f"--dropout {self.dropout}: must be in [0, 1)")
+        if not 0 < self.eval_fraction < 1:
+            raise UsageError(f"eval_fraction {self.eval_fraction}: must be between 0 and 1")
+        if self.encoding_errors not in ENCODING_ERRORS:
+            raise UsageError(f"--encoding-errors {self.encoding_errors}: use strict or replace")

@@ -11,6 +11,7 @@ fine-tuning, "임의로 선택된 15%의 토큰 중 80%만 실제로 [MASK]로 �
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -104,39 +105,60 @@ class PairInstance:
 
 def nsp_instances(documents: list[list[list[int]]], max_seq_length: int, short_seq_prob: float = 0.1,
                   rng: random.Random | None = None) -> list[PairInstance]:
-    """Sentence pairs from tokenised documents (a document is a list of sentences, a sentence a list of ids), as
-    google-research/bert's create_instances_from_document: sentences are packed into a chunk toward
-    max_seq_length − 3 (room for [CLS] A [SEP] B [SEP]; with probability short_seq_prob toward a shorter random
-    target, so the model also sees short inputs); A is the chunk's first 1..n−1 sentences; B is the rest of the chunk
-    (IsNext) or, half of the time and always for a one-sentence chunk, text from a random other document
-    (NotNext, and the unused sentences go back into the pool); the longer of A and B is cut one token at a time
-    from a random end until the pair fits."""
+    """Sentence pairs from tokenised documents (a document is a list of sentences, a sentence a list of ids): every
+    document's :func:`document_instances`, in order, drawing from one ``rng``."""
     rng = rng or random.Random(0)
     documents = [[s for s in doc if s] for doc in documents]
     documents = [d for d in documents if d]
     if len(documents) < 2:
         raise ValueError("next-sentence pairs need at least two non-empty documents (NotNext takes B from another)")
-    max_tokens = max_seq_length - 3
+    out: list[PairInstance] = []
+    for d, doc in enumerate(documents):
+        out.extend(document_instances(doc, functools.partial(_other, documents, d, rng), max_seq_length,
+                                      short_seq_prob, rng))
+    return out
+
+
+def _other(documents: list, d: int, rng: random.Random):
+    other = d
+    while other == d:
+        other = rng.randrange(len(documents))
+    return documents[other]
+
+
+def document_instances(doc: list[list[int]], random_document, max_seq_length: int, short_seq_prob: float,
+                       rng: random.Random, nsp: bool = True) -> list[PairInstance]:
+    """The pairs of one document, as google-research/bert's create_instances_from_document: sentences are packed
+    into a chunk toward max_seq_length − 3 (room for [CLS] A [SEP] B [SEP]; with probability short_seq_prob toward a
+    shorter random target, so the model also sees short inputs); A is the chunk's first 1..n−1 sentences; B is the
+    rest of the chunk (IsNext) or, half of the time and always for a one-sentence chunk, text from
+    ``random_document()`` — another document, as a list of sentences (NotNext, and the unused sentences go back
+    into the pool); the longer of A and B is cut one token at a time from a random end until the pair fits.
+
+    With ``nsp=False`` (RoBERTa's FULL-SENTENCES without NSP) a chunk is one segment A toward max_seq_length − 2
+    and B is empty; no other document is needed."""
+    doc = [s for s in doc if s]
+    max_tokens = max_seq_length - (3 if nsp else 2)
     if max_tokens < 2:
         raise ValueError(f"max_seq_length {max_seq_length} leaves no room for two segments")
     out: list[PairInstance] = []
-    for d, doc in enumerate(documents):
-        target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
-        chunk: list[list[int]] = []
-        length, i = 0, 0
-        while i < len(doc):
-            chunk.append(doc[i])
-            length += len(doc[i])
-            if i == len(doc) - 1 or length >= target:
+    target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
+    chunk: list[list[int]] = []
+    length, i = 0, 0
+    while i < len(doc):
+        chunk.append(doc[i])
+        length += len(doc[i])
+        if i == len(doc) - 1 or length >= target:
+            if not nsp:
+                a = [t for s in chunk for t in s][:max_tokens]
+                out.append(PairInstance(a, [], False))
+            else:
                 a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
                 a = [t for s in chunk[:a_end] for t in s]
                 if len(chunk) == 1 or rng.random() < 0.5:
                     random_next = True
-                    other = d
-                    while other == d:
-                        other = rng.randrange(len(documents))
                     b: list[int] = []
-                    other_doc = documents[other]
+                    other_doc = [s for s in random_document() if s]
                     for s in other_doc[rng.randrange(len(other_doc)):]:
                         b.extend(s)
                         if len(b) >= target - len(a):
@@ -147,9 +169,9 @@ def nsp_instances(documents: list[list[list[int]]], max_seq_length: int, short_s
                     b = [t for s in chunk[a_end:] for t in s]
                 _truncate_pair(a, b, max_tokens, rng)
                 out.append(PairInstance(a, b, random_next))
-                chunk, length = [], 0
-                target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
-            i += 1
+            chunk, length = [], 0
+            target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
+        i += 1
     return out
 
 

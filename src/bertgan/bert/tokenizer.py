@@ -132,18 +132,20 @@ class WordPieceTokenizer:
     # ------------------------------------------------------------------ building
     @classmethod
     def train(cls, files: str | Path | Iterable[str | Path], vocab_size: int, lowercase: bool = True,
-              strip_accents: bool = False, min_frequency: int = 2) -> WordPieceTokenizer:
+              strip_accents: bool = False, min_frequency: int = 2, encoding_errors: str = "strict"
+              ) -> WordPieceTokenizer:
         """Learn a WordPiece vocabulary of ``vocab_size`` entries (special tokens included) from UTF-8 text files.
 
         Folders are read recursively (``*.txt``). Also learns the word-level vocabulary of the same size (the most
-        frequent normalised words) that :func:`measure_oov` compares against.
+        frequent normalised words) that :func:`measure_oov` compares against. ``encoding_errors='replace'`` reads
+        bytes that are not UTF-8 as U+FFFD instead of stopping.
         """
         if not isinstance(vocab_size, int) or vocab_size <= len(SPECIAL_ROLES):
             raise UsageError(f"--vocab-size {vocab_size}: must be more than the {len(SPECIAL_ROLES)} special tokens "
                              "(BERT used 30,000; a few thousand suits a small corpus)")
         if not isinstance(min_frequency, int) or min_frequency < 1:
             raise UsageError(f"--min-frequency {min_frequency}: must be a whole number ≥ 1")
-        paths = check_corpus(files)
+        paths = check_corpus(files, encoding_errors=encoding_errors)
         specials = [DEFAULT_SPECIALS[r] for r in SPECIAL_ROLES]
         tok = Tokenizer(models.WordPiece(unk_token=DEFAULT_SPECIALS["unk"], continuing_subword_prefix=PREFIX,
                                          max_input_chars_per_word=MAX_CHARS_PER_WORD))
@@ -155,7 +157,7 @@ class WordPieceTokenizer:
         # and inference (greedy longest match) is the same either way. Ids are renumbered afterwards.
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
                                             special_tokens=specials, continuing_subword_prefix=PREFIX)
-        tok.train([str(p) for p in paths], trainer)
+        _train(tok, paths, trainer, encoding_errors)
         got = tok.get_vocab_size()
         if got > vocab_size:
             # The trainer never drops characters: the alphabet (each character and its '##' form) is a floor.
@@ -163,7 +165,8 @@ class WordPieceTokenizer:
                              f"also as a '##' continuation) plus the special tokens need {got} entries; use "
                              f"--vocab-size {got} or more (more leaves room for multi-character pieces)")
         vocab = _canonical_ids(tok.get_vocab())
-        word_vocab = build_word_vocab(paths, vocab_size, lowercase=lowercase, strip_accents=strip_accents)
+        word_vocab = build_word_vocab(paths, vocab_size, lowercase=lowercase, strip_accents=strip_accents,
+                                      encoding_errors=encoding_errors)
         return cls(vocab, lowercase=lowercase, strip_accents=strip_accents, word_vocab=word_vocab)
 
     @classmethod
@@ -430,7 +433,19 @@ class WordPieceTokenizer:
 
 
 # ---------------------------------------------------------------------- corpus and OOV helpers
-def check_corpus(files: str | Path | Iterable[str | Path], flag: str = "--corpus") -> list[Path]:
+def _train(tok: Tokenizer, paths: list[Path], trainer, encoding_errors: str) -> None:
+    if encoding_errors == "strict":
+        tok.train([str(p) for p in paths], trainer)
+    else:  # the Rust file reader rejects bad bytes; feed it lines decoded with U+FFFD instead
+        def lines():
+            for p in paths:
+                with open(p, encoding="utf-8", errors="replace") as f:
+                    yield from f
+        tok.train_from_iterator(lines(), trainer)
+
+
+def check_corpus(files: str | Path | Iterable[str | Path], flag: str = "--corpus",
+                 encoding_errors: str = "strict") -> list[Path]:
     """The corpus files (folders expanded to their ``*.txt``), each checked to be UTF-8; not all empty.
 
     ``flag`` names the option in error messages."""
@@ -450,24 +465,33 @@ def check_corpus(files: str | Path | Iterable[str | Path], flag: str = "--corpus
             raise UsageError(f"{flag} {p}: no such file; pass UTF-8 text files (one sentence or document a line)")
     if not paths:
         raise UsageError(f"{flag}: no files given; pass one or more UTF-8 text files")
-    if not any(_check_utf8(p) for p in paths):
+    if encoding_errors not in ("strict", "replace"):
+        raise UsageError(f"--encoding-errors {encoding_errors}: use strict or replace")
+    if not any(_check_utf8(p, encoding_errors) for p in paths):
         shown = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
         raise UsageError(f"{flag} {shown}: empty (no line with text in it); pass files with text in them")
     return paths
 
 
-def _check_utf8(path: Path) -> int:
-    """Count the non-blank lines of ``path``; raise naming the line and column of the first non-UTF-8 byte."""
-    nonblank = 0
+def _check_utf8(path: Path, encoding_errors: str = "strict") -> int:
+    """Count the non-blank lines of ``path``; raise naming the line, column and byte offset of the first non-UTF-8
+    byte (unless encoding_errors='replace')."""
+    nonblank, offset = 0, 0
     try:
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    col = len(raw[:e.start].decode("utf-8", errors="replace")) + 1
-                    raise UsageError(f"{path} line {lineno}, column {col}: byte 0x{raw[e.start]:02x} is not UTF-8; "
-                                     f"convert the file, e.g. iconv -f cp949 -t utf-8 {path} > {path}.utf8") from None
+                    if encoding_errors == "replace":
+                        line = raw.decode("utf-8", errors="replace")
+                    else:
+                        col = len(raw[:e.start].decode("utf-8", errors="replace")) + 1
+                        raise UsageError(
+                            f"{path} line {lineno}, column {col} (byte offset {offset + e.start}): byte "
+                            f"0x{raw[e.start]:02x} is not UTF-8; convert the file, e.g. iconv -f cp949 -t utf-8 "
+                            f"{path} > {path}.utf8, or pass --encoding-errors replace") from None
+                offset += len(raw)
                 nonblank += bool(line.strip())
     except OSError as e:
         raise UsageError(f"{path}: cannot read it ({e.strerror})") from e
@@ -481,16 +505,17 @@ def read_lines(path: str | Path, flag: str = "--text") -> list[str]:
 
 
 def build_word_vocab(files: str | Path | Iterable[str | Path], size: int, lowercase: bool = True,
-                     strip_accents: bool = False, tokenize_chinese_chars: bool = True) -> list[str]:
+                     strip_accents: bool = False, tokenize_chinese_chars: bool = True,
+                     encoding_errors: str = "strict") -> list[str]:
     """The word-level vocabulary of ``size`` entries: BERT's special tokens, then the most frequent words of the
     corpus after the same normalisation and pre-tokenisation as WordPiece (HF's WordLevel trainer counts them)."""
-    paths = check_corpus(files)
+    paths = check_corpus(files, encoding_errors=encoding_errors)
     tok = Tokenizer(models.WordLevel(unk_token=DEFAULT_SPECIALS["unk"]))
     tok.normalizer = _normalizer(lowercase, strip_accents, tokenize_chinese_chars)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordLevelTrainer(vocab_size=size, min_frequency=1, show_progress=False,
                                         special_tokens=[DEFAULT_SPECIALS[r] for r in SPECIAL_ROLES])
-    tok.train([str(p) for p in paths], trainer)
+    _train(tok, paths, trainer, encoding_errors)
     vocab = tok.get_vocab()
     return sorted(vocab, key=vocab.__getitem__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from bertgan.errors import UsageError
@@ -36,22 +37,35 @@ def register(sub) -> None:
     t = bsub.add_parser("pretrain", help="MLM + NSP pre-training from a raw corpus",
                         description="Pre-train BERT with masked LM + next-sentence prediction (seed 000). The run "
                                     "folder gets config.json, checkpoint.safetensors, metrics.jsonl, curves.png and "
-                                    "final/ (HF format, with the tokenizer).")
-    t.add_argument("--corpus", nargs="+", required=True, help="text files (one sentence per line, blank line "
-                   "between documents) or .jsonl with a 'text' field")
+                                    "final/ (HF format, with the tokenizer). Under 'torchrun --nproc_per_node N' "
+                                    "the same command trains with DistributedDataParallel (--batch-size is the "
+                                    "global batch).")
+    t.add_argument("--corpus", nargs="+", help="text files (one sentence per line, blank line between documents) "
+                   "or .jsonl with a 'text' field")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--tokenizer", help="a BERT tokenizer folder")
     src.add_argument("--vocab-size", type=int, help="train a WordPiece vocabulary of this size on the corpus first")
-    t.add_argument("--preset", default="mini", help="tiny, mini (default), small, medium, base, large")
-    for flag, typ, default in (("--max-seq-length", int, 128), ("--batch-size", int, 32), ("--grad-accum", int, 1),
-                               ("--lr", float, 1e-4), ("--warmup-steps", int, 100), ("--max-steps", int, 1000),
-                               ("--mlm-prob", float, 0.15), ("--eval-every", int, 200),
-                               ("--checkpoint-every", int, 200), ("--seed", int, 0)):
-        t.add_argument(flag, type=typ, default=default, help=f"(default {default})")
-    t.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
+    t.add_argument("--preset", help="tiny, mini (default), small, medium, base, large")
+    from bertgan.bert.config import PretrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(PretrainConfig)}
+    for flag, typ in (("--max-seq-length", int), ("--batch-size", int), ("--grad-accum", int), ("--lr", float),
+                      ("--warmup-steps", int), ("--max-steps", int), ("--mlm-prob", float), ("--dropout", float),
+                      ("--eval-every", int), ("--checkpoint-every", int), ("--seed", int)):
+        default = defaults[flag[2:].replace("-", "_")]
+        t.add_argument(flag, type=typ, help=f"(default {default if default is not None else 'the preset'})")
+    t.add_argument("--whole-word-mask", action="store_true", default=None,
+                   help="mask whole words: a word's '##' pieces with it; for Korean a word is an eojeol")
+    t.add_argument("--no-nsp", dest="nsp", action="store_false", default=None,
+                   help="masked LM only, segments packed from one document (a one-document corpus works)")
+    t.add_argument("--encoding-errors", choices=("strict", "replace"),
+                   help="strict (default): a byte that is not UTF-8 stops with its file, line and byte offset; "
+                        "replace: read it as U+FFFD and go on")
+    t.add_argument("--precision", help="auto (default), fp32 or bf16")
     t.add_argument("--device", default="auto")
     t.add_argument("--out", required=True)
-    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped "
+                   "(--max-steps may be raised; other settings come from its config.json)")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.set_defaults(func=cmd_pretrain)
@@ -138,36 +152,79 @@ def cmd_embed(args) -> int:
     return 0
 
 
+# The pretrain flags that map one-to-one onto PretrainConfig fields.
+_PRETRAIN_FIELDS = ("preset", "max_seq_length", "batch_size", "grad_accum", "lr", "warmup_steps", "mlm_prob",
+                    "dropout", "eval_every", "checkpoint_every", "seed", "whole_word_mask", "nsp", "encoding_errors",
+                    "precision")
+
+
 def cmd_pretrain(args) -> int:
-    import dataclasses
     import json
 
     from bertgan.bert.trainer import PretrainConfig, load_config, pretrain
 
+    given = {k: getattr(args, k) for k in _PRETRAIN_FIELDS if getattr(args, k) is not None}
     if args.resume:
-        cfg = dataclasses.replace(load_config(args.out), max_steps=args.max_steps, device=args.device)
+        cfg = load_config(args.out)
+        _check_resume_flags(args, cfg, given)
+        cfg = dataclasses.replace(cfg, device=args.device,
+                                  **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
     else:
+        if not args.corpus:
+            raise UsageError("give --corpus FILE... (the text to pre-train on)")
         if not args.tokenizer and not args.vocab_size:
             raise UsageError("give --tokenizer DIR or --vocab-size N (to train one on the corpus)")
         tokenizer = args.tokenizer or str(Path(args.out) / "tokenizer")
         cfg = PretrainConfig(corpus=[str(Path(c).resolve()) for c in args.corpus],
-                             tokenizer=str(Path(tokenizer).resolve()), preset=args.preset,
-                             max_seq_length=args.max_seq_length, batch_size=args.batch_size,
-                             grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup_steps,
-                             max_steps=args.max_steps, mlm_prob=args.mlm_prob, eval_every=args.eval_every,
-                             checkpoint_every=args.checkpoint_every, precision=args.precision, device=args.device,
-                             seed=args.seed)
+                             tokenizer=str(Path(tokenizer).resolve()), device=args.device,
+                             **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
         print(json.dumps(dataclasses.asdict(cfg), indent=2))
         return 0
     if not args.resume and args.vocab_size:
+        import os
+
         from bertgan.bert.tokenizer import WordPieceTokenizer
 
-        WordPieceTokenizer.train(cfg.corpus, args.vocab_size).save(cfg.tokenizer)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process trains the vocabulary
+            WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors
+                                     ).save(cfg.tokenizer)
+        else:
+            _wait_for(Path(cfg.tokenizer) / "vocab.txt")
     result = pretrain(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     m = result["metrics"]
-    print(f"step {result['step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step"))
+    if result["final"] or result["interrupted"]:
+        print(f"step {result['step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step"))
     if result["final"]:
         print(f"model: {result['final']}  (HF format, with the tokenizer)")
     return 130 if result["interrupted"] else 0
+
+
+def _check_resume_flags(args, cfg, given: dict) -> None:
+    """--resume continues the run as configured: a flag that asks for something else is an error, not ignored."""
+    if args.corpus and [str(Path(c).resolve()) for c in args.corpus] != cfg.corpus:
+        raise UsageError(f"--resume: --corpus differs from the run's corpus {cfg.corpus} (config.json in "
+                         f"{args.out}); drop --corpus to continue, or start a new run with another --out")
+    if args.tokenizer and str(Path(args.tokenizer).resolve()) != cfg.tokenizer:
+        raise UsageError(f"--resume: --tokenizer {args.tokenizer} differs from the run's tokenizer {cfg.tokenizer}; "
+                         "drop --tokenizer to continue, or start a new run with another --out")
+    if args.vocab_size:
+        raise UsageError("--resume: --vocab-size would train a new vocabulary; the run already has its tokenizer — "
+                         "drop --vocab-size")
+    for k, v in given.items():
+        if getattr(cfg, k) != v and not (k == "precision" and v == "auto"):
+            flag = "--no-nsp" if k == "nsp" else "--" + k.replace("_", "-")
+            raise UsageError(f"--resume: {flag} {v if not isinstance(v, bool) else ''}".rstrip() +
+                             f" differs from the run's {k} = {getattr(cfg, k)!r} (config.json in {args.out}); drop "
+                             "the flag to continue the run as it was, or start a new run with another --out")
+
+
+def _wait_for(path: Path, timeout: float = 3600.0) -> None:
+    import time
+
+    t = time.monotonic()
+    while not path.is_file():
+        if time.monotonic() - t > timeout:
+            raise UsageError(f"{path}: rank 0 did not write the tokenizer within {timeout:.0f} s")
+        time.sleep(0.5)

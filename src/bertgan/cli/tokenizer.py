@@ -47,6 +47,9 @@ def register(sub) -> None:
     t.add_argument("--strip-accents", action="store_true",
                    help="remove accents (NFD; breaks Hangul into jamo, so not for Korean)")
     t.add_argument("--min-frequency", type=int, default=2, help="pairs seen fewer times are never merged (default 2)")
+    t.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
+                   help="strict (default): a byte that is not UTF-8 stops with its file, line and byte offset; "
+                        "replace: read it as U+FFFD and go on")
     t.add_argument("--out", required=True, help="folder to write the tokenizer into")
     t.add_argument("--dry-run", action="store_true", help="check the corpus, print what would be done, write nothing")
     t.set_defaults(func=cmd_train)
@@ -83,7 +86,7 @@ def cmd_train(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder; choose a folder path")
-    paths = check_corpus(args.corpus, "--corpus")
+    paths = check_corpus(args.corpus, "--corpus", encoding_errors=args.encoding_errors)
     settings = (f"vocab size {args.vocab_size}, lowercase {'off' if args.cased else 'on'}, strip accents "
                 f"{'on' if args.strip_accents else 'off'}, min frequency {args.min_frequency}")
     if args.dry_run:
@@ -97,7 +100,8 @@ def cmd_train(args) -> int:
     ensure_writable_dir(out, "--out")  # fail before the work, not after it
     try:
         tok = WordPieceTokenizer.train(paths, args.vocab_size, lowercase=not args.cased,
-                                       strip_accents=args.strip_accents, min_frequency=args.min_frequency)
+                                       strip_accents=args.strip_accents, min_frequency=args.min_frequency,
+                                       encoding_errors=args.encoding_errors)
     except BaseException:
         if created and not any(out.iterdir()):
             out.rmdir()  # leave nothing behind when training fails (e.g. --vocab-size too small)

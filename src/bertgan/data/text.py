@@ -51,18 +51,41 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Stream (line number, text) so a corpus larger than memory can be read; name the line of a bad byte."""
+ENCODING_ERRORS = ("strict", "replace")
+
+
+def _lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
+    """Stream (line number, text) so a corpus larger than memory can be read. A byte that is not UTF-8 stops the
+    read with its line and byte offset, or (errors='replace') becomes U+FFFD and a warning counts them."""
+    if errors not in ENCODING_ERRORS:
+        raise UsageError(f"--encoding-errors {errors}: use strict or replace")
+    offset, bad_lines, first = 0, 0, None
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
             try:
-                yield n, raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise UsageError(f"{path}: line {n} is not UTF-8 ({e.reason}); convert the corpus to UTF-8") from e
+                if errors == "strict":
+                    raise UsageError(f"{path}: line {n}, byte offset {offset + e.start}: byte 0x{raw[e.start]:02x} "
+                                     f"is not UTF-8 ({e.reason}); convert the file (e.g. iconv -f cp949 -t utf-8) or "
+                                     "pass --encoding-errors replace to read it with U+FFFD in place of bad bytes"
+                                     ) from None
+                text = raw.decode("utf-8", errors="replace")
+                bad_lines += 1
+                first = first or (n, offset + e.start)
+            offset += len(raw)
+            yield n, text
+    if bad_lines:
+        import sys
+
+        print(f"warning: {path}: {bad_lines} line(s) had bytes that are not UTF-8 (first: line {first[0]}, byte "
+              f"offset {first[1]}); replaced by U+FFFD", file=sys.stderr)
 
 
-def read_documents(path: str | Path, layout: str | None = None, text_field: str = "text") -> Iterator[list[str]]:
-    """Documents (lists of sentences) from one corpus file. layout: 'text' or 'jsonl' (default: by suffix)."""
+def read_documents(path: str | Path, layout: str | None = None, text_field: str = "text",
+                   encoding_errors: str = "strict") -> Iterator[list[str]]:
+    """Documents (lists of sentences) from one corpus file. layout: 'text' or 'jsonl' (default: by suffix);
+    encoding_errors: 'strict' (a bad byte is an error naming line and byte offset) or 'replace'."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--corpus {path}: no such file")
@@ -72,7 +95,7 @@ def read_documents(path: str | Path, layout: str | None = None, text_field: str 
     found = False
     if layout == "text":
         doc: list[str] = []
-        for _, line in _lines(path):
+        for _, line in _lines(path, encoding_errors):
             if line.strip():
                 doc.extend(split_sentences(line))
             elif doc:
@@ -83,7 +106,7 @@ def read_documents(path: str | Path, layout: str | None = None, text_field: str 
             found = True
             yield doc
     else:
-        for n, line in _lines(path):
+        for n, line in _lines(path, encoding_errors):
             if not line.strip():
                 continue
             try:

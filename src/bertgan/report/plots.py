@@ -94,10 +94,13 @@ def plot_bert_curves(path: str | Path, rows: Sequence[dict]) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
     tr = [r for r in rows if "loss" in r]
     ev = [r for r in rows if "eval_mlm_acc" in r]
-    axes[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], label="train loss (MLM + NSP)")
+    nsp = any("nsp_loss" in r or "eval_nsp_acc" in r for r in rows)
+    axes[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], label="train loss (MLM + NSP)" if nsp else
+                 "train MLM loss")
     axes[0].plot([r["step"] for r in ev], [r["eval_mlm_loss"] for r in ev], "o-", label="eval MLM loss")
     axes[1].plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="eval MLM accuracy")
-    axes[1].plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="eval NSP accuracy")
+    if nsp:  # a --no-nsp run has no NSP head to score
+        axes[1].plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="eval NSP accuracy")
     axes[1].set_ylim(0, 1)
     axes[2].plot([r["step"] for r in tr], [r["tokens_per_s"] for r in tr], label="tokens/s")
     for ax in axes:

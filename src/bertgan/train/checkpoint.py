@@ -57,8 +57,10 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer] | None = None, meta: dict | None = None) -> None:
-    tensors: dict[str, torch.Tensor] = {}
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None, meta: dict | None = None,
+                    tensors: dict[str, torch.Tensor] | None = None) -> None:
+    """``tensors``: anything else the loop position needs (named ``prefix.key``; read back with module_state)."""
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in (tensors or {}).items()}
     for name, module in modules.items():
         for k, v in module.state_dict().items():
             tensors[f"{name}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
