@@ -1,81 +1,114 @@
-"""Tokens/s of bertgan's BERT vs transformers' BertForPreTraining (attn_implementation="sdpa"), same config, same
-weights, same batch of real sentences (WikiText-2), fp32 and bf16 — inference and one training step.
+"""Pre-training tokens/s of bertgan's BERT against transformers' BertForPreTraining (attn_implementation="sdpa"),
+same config, same initial weights, same batches of real data, measured in one run.
 
-    python benchmarks/bert_speed.py [--preset mini] [--batch-size 32] [--seq-len 128] [--rounds 5]
-                                    [--data ../shared/data] [--device cpu]
+    python benchmarks/bert_speed.py [--presets mini,small] [--batch-size 32] [--seq-len 128] [--batches 4]
+                                    [--rounds 3] [--data ../shared/data] [--device cpu] [--force-bf16]
 
-Inference: a forward pass with full MLM and NSP logits; the outputs of the two models are compared (max |Δ|).
-Training step: 15% of the real tokens masked (80/10/10), NSP labels, forward with labels, backward, AdamW step.
-bertgan computes vocabulary logits at the masked positions only; transformers computes them everywhere.
-Variants are timed in interleaved rounds; medians are reported. Tokens/s counts real (non-padding) tokens.
+The batches are what `bertgan bert pretrain` trains on: NSP pairs of WikiText-2 (valid.txt) built by the pair
+stream, tokenised with the MiniLM/bert-base-uncased vocabulary (30,522 entries), 15% of the real tokens masked
+80/10/10, each batch padded to its longest pair — transformers' standard usage (DataCollatorForLanguageModeling
+pads to the longest in the batch) and the input bertgan gets too.
+
+One training step = forward with MLM and NSP labels, backward, gradient clipping, AdamW step:
+  transformers  vocabulary logits at every position, dense layers over padding, torch.optim.AdamW (foreach)
+  bertgan       logits at the masked positions only, dense layers over real tokens only (unpadding), fused AdamW
+Inference = a forward pass with full MLM and NSP logits (no labels). Tokens/s counts real (non-padding) tokens;
+the variants run in interleaved rounds and medians are reported.
+
+Also printed: the loss of the same batch from both models in fp32 (bertgan with its shortcuts and with vocabulary
+logits everywhere), and the achieved GFLOP/s — the useful multiply-adds of a step (real tokens; vocabulary logits
+at the masked positions; backward = 2 × forward) over its time — next to this machine's measured matmul peaks.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import random
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from bertgan.bert.config import preset
+from bertgan.bert.corpus import PairStream, TokenCache
 from bertgan.bert.hub import load_weights
 from bertgan.bert.model import BertForPreTraining
+from bertgan.bert.pretraining import mask_tokens
 from bertgan.bert.tokenizer import WordPieceTokenizer
+from bertgan.bert.trainer import _collate
 from bertgan.train.runtime import autocast, has_fast_bf16
 
 
-def batch_from_wikitext(data: Path, tok: WordPieceTokenizer, n: int, seq_len: int):
-    lines = [ln.strip() for ln in (data / "wikitext-2" / "valid.txt").read_text(encoding="utf-8").splitlines()
-             if len(ln.split()) > 8 and not ln.strip().startswith("=")]
-    pairs = [(lines[i], lines[i + 1]) for i in range(0, 2 * n, 2)]
-    enc = tok.encode_batch([a for a, _ in pairs], [b for _, b in pairs], max_length=seq_len,
-                           truncation="longest_first", padding="max_length", return_tensors="pt")
-    g = torch.Generator().manual_seed(0)
-    ids = enc["input_ids"]
-    special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)
-    chosen = (torch.rand(ids.shape, generator=g) < 0.15) & ~special
-    labels = torch.where(chosen, ids, -100)
-    r = torch.rand(ids.shape, generator=g)
-    masked = ids.clone()
-    masked[chosen & (r < 0.8)] = tok.mask_token_id
-    rand = chosen & (r >= 0.8) & (r < 0.9)
-    masked[rand] = torch.randint(5, tok.vocab_size, (int(rand.sum()),), generator=g)
-    nsp = torch.randint(0, 2, (ids.shape[0],), generator=g)
-    return masked, enc["token_type_ids"], enc["attention_mask"], labels, nsp
+def real_batches(data: Path, tok: WordPieceTokenizer, n_batches: int, batch_size: int, seq_len: int):
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = TokenCache.get_or_build([data / "wikitext-2" / "valid.txt"], tok, tmp)
+        stream = PairStream(cache, range(len(cache)), max_seq_length=seq_len, short_seq_prob=0.1, seed=0)
+        out = []
+        for b in range(n_batches):
+            ids, types, mask, special, nsp, _ = _collate(stream.take(batch_size), tok)
+            ids, labels = mask_tokens(ids, special, mask_token_id=tok.mask_token_id, vocab_size=tok.vocab_size,
+                                      generator=torch.Generator().manual_seed(b))
+            out.append((ids, types, mask, labels, nsp))
+    return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--preset", default="mini")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--force-bf16", action="store_true", help="measure bf16 even where it is emulated (slow)")
-    args = ap.parse_args()
+def useful_flops(cfg, batch) -> float:
+    """Multiply-adds × 2 of one training step that the batch needs: per real token and layer 24·H² (Q, K, V,
+    output, 4H feed-forward) plus attention 4·n·H over its own sequence of n real tokens; the MLM head
+    (2·H² + 2·H·V) at the masked positions; backward counted as twice the forward."""
+    _, _, mask, labels, _ = batch
+    h, v, layers = cfg.hidden_size, cfg.vocab_size, cfg.num_hidden_layers
+    lengths = mask.sum(1).double()
+    per_layer = 24 * h * h * lengths.sum() + 4 * h * (lengths ** 2).sum()
+    head = int((labels != -100).sum()) * (2 * h * h + 2 * h * v)
+    return 3.0 * float(layers * per_layer + head)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def bench(preset_name: str, tok, batches, device: torch.device, rounds: int, force_bf16: bool) -> None:
     from transformers import BertConfig as HFConfig
     from transformers import BertForPreTraining as HFBert
 
-    device = torch.device(args.device)
-    data = Path(args.data)
-    tok = WordPieceTokenizer.from_dir(data / "all-MiniLM-L6-v2-tokenizer")
-    cfg = preset(args.preset, vocab_size=tok.vocab_size, max_position_embeddings=512)
+    cfg = preset(preset_name, vocab_size=tok.vocab_size, max_position_embeddings=512)
     torch.manual_seed(0)
     hf = HFBert(HFConfig(**cfg.to_dict(), attn_implementation="sdpa")).to(device)
     ours = BertForPreTraining(cfg)
     load_weights(ours, hf.state_dict(), strict=True)
     ours.to(device)
-    ids, tt, am, labels, nsp = (t.to(device) for t in batch_from_wikitext(data, tok, args.batch_size, args.seq_len))
-    real_tokens = int(am.sum())
+    batches = [[t.to(device) for t in b] for b in batches]
+    real_tokens = sum(int(b[2].sum()) for b in batches)
+    flops = sum(useful_flops(cfg, b) for b in batches)
 
+    # Same batch, same weights, fp32, eval mode (no dropout): the losses must agree.
     hf.eval()
     ours.eval()
+    ids, tt, am, labels, nsp = batches[0]
     with torch.no_grad():
-        a, b = hf(input_ids=ids, token_type_ids=tt, attention_mask=am), ours(ids, am, tt)
+        loss_hf = float(hf(input_ids=ids, token_type_ids=tt, attention_mask=am, labels=labels,
+                           next_sentence_label=nsp).loss)
+        loss_ours = float(ours(ids, am, tt, labels=labels, next_sentence_label=nsp).loss)
+        full = ours(ids, am, tt)  # shortcuts off: vocabulary logits at every position, loss computed here
+        loss_full = float(F.cross_entropy(full.prediction_logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+                          + F.cross_entropy(full.seq_relationship_logits, nsp))
+        a, b = hf(input_ids=ids, token_type_ids=tt, attention_mask=am), full
     m = am.bool()
     diff = max((a.prediction_logits[m] - b.prediction_logits[m]).abs().max().item(),
                (a.seq_relationship_logits - b.seq_relationship_logits).abs().max().item())
@@ -83,39 +116,41 @@ def main() -> None:
     def infer(model, is_hf, precision):
         def run():
             with torch.no_grad(), autocast(device, precision):
-                if is_hf:
-                    model(input_ids=ids, token_type_ids=tt, attention_mask=am)
-                else:
-                    model(ids, am, tt)
+                for ids, tt, am, _, _ in batches:
+                    model(input_ids=ids, token_type_ids=tt, attention_mask=am) if is_hf else model(ids, am, tt)
         return run
 
     def trainer(model, is_hf, precision):
         model = copy.deepcopy(model).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        if is_hf:
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type in ("cpu", "cuda"))
 
         def run():
-            with autocast(device, precision):
-                if is_hf:
-                    loss = model(input_ids=ids, token_type_ids=tt, attention_mask=am, labels=labels,
-                                 next_sentence_label=nsp).loss
-                else:
-                    loss = model(ids, am, tt, labels=labels, next_sentence_label=nsp).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            for ids, tt, am, labels, nsp in batches:
+                with autocast(device, precision):
+                    if is_hf:
+                        loss = model(input_ids=ids, token_type_ids=tt, attention_mask=am, labels=labels,
+                                     next_sentence_label=nsp).loss
+                    else:
+                        loss = model(ids, am, tt, labels=labels, next_sentence_label=nsp).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
         return run
 
     fast = has_fast_bf16(device)
-    precisions = ("fp32", "bf16") if fast or args.force_bf16 else ("fp32",)
+    precisions = ("fp32", "bf16") if fast or force_bf16 else ("fp32",)
     variants = {}
     for precision in precisions:
         for name, model, is_hf in (("transformers", hf, True), ("bertgan", ours, False)):
-            variants[f"infer {precision} {name}"] = infer(model, is_hf, precision)
             variants[f"train {precision} {name}"] = trainer(model, is_hf, precision)
-    rounds = args.rounds
+            variants[f"infer {precision} {name}"] = infer(model, is_hf, precision)
     times: dict[str, list[float]] = {k: [] for k in variants}
     for fn in variants.values():
-        fn()
+        fn()  # warm-up
     for _ in range(rounds):
         for k, fn in variants.items():
             if device.type == "cuda":
@@ -125,20 +160,48 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times[k].append(time.perf_counter() - t)
-    print(f"BERT-{args.preset} (L={cfg.num_hidden_layers}, H={cfg.hidden_size}, V={cfg.vocab_size}), batch "
-          f"{args.batch_size} × {args.seq_len}, {real_tokens} real tokens, {device}, {torch.get_num_threads()} "
-          f"threads, torch {torch.__version__}; fast bf16 units: {fast}")
-    print(f"outputs identical: max |Δ logits| = {diff:.2e}")
-    rate = {k: real_tokens / statistics.median(v) for k, v in times.items()}
+    lengths = torch.cat([b[2].sum(1) for b in batches]).float()
+    padded = sum(b[2].numel() for b in batches)
+    print(f"\nBERT-{preset_name} (L={cfg.num_hidden_layers}, H={cfg.hidden_size}, V={cfg.vocab_size}): "
+          f"{len(batches)} batches × {batches[0][0].shape[0]} WikiText-2 pairs, {real_tokens} real tokens "
+          f"(mean pair {lengths.mean():.0f} tokens, {1 - real_tokens / padded:.0%} of positions are padding)")
+    print(f"fp32 loss, same batch and weights: transformers {loss_hf:.6f}  bertgan {loss_ours:.6f} "
+          f"(|Δ| {abs(loss_hf - loss_ours):.1e})  bertgan with logits everywhere {loss_full:.6f} "
+          f"(|Δ| {abs(loss_hf - loss_full):.1e}); max |Δ logits| {diff:.1e}")
+    med = {k: statistics.median(v) for k, v in times.items()}
     for k in variants:
-        print(f"{k:28s} {rate[k]:10.0f} tokens/s   (rounds: {len(times[k])})")
-    if "bf16" not in precisions:
-        print("bf16: skipped — this device has no bf16 units, so bf16 is emulated (measured 13x slower than fp32 "
-              "for the DCGAN step); --force-bf16 measures it anyway")
+        extra = f"   {flops / med[k] / 1e9:6.1f} GFLOP/s useful" if k.startswith("train") else ""
+        print(f"  {k:28s} {real_tokens / med[k]:9.0f} tokens/s{extra}   ({len(times[k])} rounds)")
     for precision in precisions:
-        for what in ("infer", "train"):
-            r = rate[f"{what} {precision} bertgan"] / rate[f"{what} {precision} transformers"]
-            print(f"{what} {precision}: bertgan / transformers = {r:.2f}x")
+        for what in ("train", "infer"):
+            r = med[f"{what} {precision} transformers"] / med[f"{what} {precision} bertgan"]
+            print(f"  {what} {precision}: bertgan / transformers = {r:.2f}x")
+    if "bf16" not in precisions:
+        print("  bf16: skipped — no bf16 units on this device, so bf16 is emulated (13x slower than fp32 here); "
+              "--force-bf16 measures it anyway")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", default="mini,small")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batches", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--force-bf16", action="store_true", help="measure bf16 even where it is emulated (slow)")
+    args = ap.parse_args()
+    random.seed(0)
+    device = torch.device(args.device)
+    data = Path(args.data)
+    tok = WordPieceTokenizer.from_dir(data / "all-MiniLM-L6-v2-tokenizer")
+    batches = real_batches(data, tok, args.batches, args.batch_size, args.seq_len)
+    print(f"{device}, {torch.get_num_threads()} threads, torch {torch.__version__}; bf16 units: "
+          f"{has_fast_bf16(device)}; measured matmul peak (2048², best of 5): fp32 "
+          f"{matmul_peak(device, torch.float32):.0f} GFLOP/s, bf16 {matmul_peak(device, torch.bfloat16):.0f} GFLOP/s")
+    for name in args.presets.split(","):
+        bench(name.strip(), tok, batches, device, args.rounds, args.force_bf16)
 
 
 if __name__ == "__main__":

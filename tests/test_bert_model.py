@@ -239,3 +239,51 @@ def test_unpadded_training_gradients_match_unpadded_rows():
     assert torch.count_nonzero(out.last_hidden_state[am == 0]) == 0
     for k, g in g_alone.items():
         assert torch.allclose(g, g_batch[k], atol=1e-5), k
+
+
+@pytest.mark.parametrize("name", ["BertForSequenceClassification", "BertForTokenClassification",
+                                  "BertForQuestionAnswering"])
+def test_fine_tuning_heads_match_transformers_both_ways(name, tmp_path):
+    # A transformers head → ours: same logits and loss; ours → transformers loads it with the same names.
+    torch.manual_seed(0)
+    labels3 = {0: "neg", 1: "neu", 2: "pos"} if name != "BertForQuestionAnswering" else {0: "LABEL_0", 1: "LABEL_1"}
+    hf = getattr(transformers, name)(transformers.BertConfig(**SMALL, id2label=labels3,
+                                                              label2id={v: k for k, v in labels3.items()})).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    ours = from_pretrained(tmp_path / "hf", name, strict=True)
+    ids, tt, am = _batch()
+    if name == "BertForQuestionAnswering":
+        kw = dict(start_positions=torch.tensor([1, 3, 12]), end_positions=torch.tensor([2, 5, 12]))
+    elif name == "BertForTokenClassification":
+        kw = dict(labels=torch.where(am.bool(), ids % 3, -100))
+    else:
+        kw = dict(labels=torch.tensor([0, 2, 1]))
+    with torch.no_grad():
+        a = hf(input_ids=ids, token_type_ids=tt, attention_mask=am, **kw)
+        b = ours(ids, am, tt, **kw)
+        full = torch.ones_like(am)  # QA: transformers lets padding into the span softmax, we do not
+        loss_a = hf(input_ids=ids, token_type_ids=tt, attention_mask=full, **kw).loss
+        loss_b = ours(ids, full, tt, **kw).loss
+    assert abs(float(loss_a) - float(loss_b)) < 1e-5
+    if name == "BertForQuestionAnswering":
+        m = am.bool()
+        assert torch.allclose(a.start_logits[m], b.start_logits[m], atol=1e-5)
+        assert torch.allclose(a.end_logits[m], b.end_logits[m], atol=1e-5)
+    elif name == "BertForTokenClassification":
+        assert torch.allclose(a.logits[am.bool()], b.logits[am.bool()], atol=1e-5)
+    else:
+        assert torch.allclose(a.logits, b.logits, atol=1e-5)
+    assert ours.config.labels == list(labels3.values())
+    save_pretrained(ours, tmp_path / "ours")
+    back = getattr(transformers, name).from_pretrained(tmp_path / "ours").eval()
+    assert back.config.id2label == labels3
+    for k, v in ours.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+
+
+def test_new_head_on_a_pretrained_trunk(hf_dir):
+    d, hf = hf_dir
+    m = from_pretrained(d, "BertForSequenceClassification", id2label={0: "a", 1: "b", 2: "c"})
+    assert m.load_report.missing == ["classifier.bias", "classifier.weight"]  # new head, trunk loaded
+    assert torch.equal(m.bert.embeddings.word_embeddings.weight, hf.bert.embeddings.word_embeddings.weight)
+    assert m(torch.tensor([[2, 5, 7]])).logits.shape == (1, 3)

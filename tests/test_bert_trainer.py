@@ -92,7 +92,7 @@ def test_cli_vocab_size_dry_run_and_bad_input(tmp_path, corpus, tok, capsys):
         pretrain(_cfg(small, tok), tmp_path / "s", progress=False)
 
 
-def test_evaluate_corpus_on_held_out_file(tmp_path, corpus, tok):
+def test_evaluate_corpus_on_held_out_file(tmp_path, corpus, tok, capsys):
     from bertgan.bert.trainer import evaluate_corpus
 
     pretrain(_cfg(corpus, tok, max_steps=2), tmp_path / "run", progress=False)
@@ -100,7 +100,18 @@ def test_evaluate_corpus_on_held_out_file(tmp_path, corpus, tok):
     held_out.write_text(corpus.read_text(encoding="utf-8")[:20000], encoding="utf-8")
     m = evaluate_corpus(tmp_path / "run" / "final", [held_out], max_seq_length=32, max_pairs=40, device="cpu")
     assert m["pairs"] == 40 and 0 <= m["eval_mlm_acc"] <= 1 and 0 <= m["eval_nsp_acc"] <= 1
-    assert m["eval_mlm_ppl"] > 1
+    assert m["eval_mlm_ppl"] > 1 and 0.5 <= m["eval_nsp_majority"] <= 1
+    capsys.readouterr()
+    assert main(["bert", "evaluate", "--model", str(tmp_path / "run" / "final"), "--corpus", str(held_out),
+                 "--max-seq-length", "32", "--max-pairs", "40", "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == m  # the CLI prints what the library measures
+    one = tmp_path / "one.txt"
+    one.write_text("Just one document here.\nWith two sentences.\n", encoding="utf-8")
+    assert main(["bert", "evaluate", "--model", str(tmp_path / "run" / "final"), "--corpus", str(one)]) == 2
+    assert "--no-nsp" in capsys.readouterr().err
+    assert main(["bert", "evaluate", "--model", str(tmp_path / "run" / "final"), "--corpus", str(one),
+                 "--no-nsp", "--max-seq-length", "32"]) == 0
+    assert "MLM accuracy" in capsys.readouterr().out
 
 
 def test_whole_word_mask_masks_pieces_with_their_word(tmp_path, corpus, tok):

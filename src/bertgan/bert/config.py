@@ -33,9 +33,22 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     initializer_range: float = 0.02
+    # Fine-tuning heads (transformers' names): the label names by id, and the head's dropout (None: hidden's).
+    id2label: dict[str, str] | None = None
+    classifier_dropout: float | None = None
 
     def __post_init__(self):
+        if self.id2label is not None:
+            self.id2label = {str(k): str(v) for k, v in self.id2label.items()}
         self.validate()
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label) if self.id2label else 2  # transformers' default
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.id2label[str(i)] for i in range(len(self.id2label))] if self.id2label else ["LABEL_0", "LABEL_1"]
 
     def validate(self, source: str = "config") -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -51,14 +64,18 @@ class BertConfig:
                              f"{', '.join(ACTIVATIONS)}")
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise UsageError(f"{source}: pad_token_id {self.pad_token_id} is outside the vocabulary")
+        if self.id2label is not None and sorted(self.id2label, key=int) != [str(i) for i in range(len(self.id2label))]:
+            raise UsageError(f"{source}: id2label keys must be 0..{len(self.id2label) - 1}; got {list(self.id2label)}")
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         d.update(model_type="bert", position_embedding_type="absolute")
+        if self.id2label:
+            d["label2id"] = {v: int(k) for k, v in self.id2label.items()}
         return d
 
     @classmethod

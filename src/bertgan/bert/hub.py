@@ -22,7 +22,14 @@ import torch
 from torch import nn
 
 from bertgan.bert.config import BertConfig
-from bertgan.bert.model import BertForMaskedLM, BertForPreTraining, BertModel
+from bertgan.bert.model import (
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
 from bertgan.errors import UsageError
 from bertgan.io import atomic_path, write_json
 
@@ -32,6 +39,9 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {
     "BertModel": BertModel,
     "BertForPreTraining": BertForPreTraining,
     "BertForMaskedLM": BertForMaskedLM,
+    "BertForSequenceClassification": BertForSequenceClassification,
+    "BertForTokenClassification": BertForTokenClassification,
+    "BertForQuestionAnswering": BertForQuestionAnswering,
 }
 _TIED = ("cls.predictions.decoder.weight",)
 _BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
@@ -80,7 +90,7 @@ def _normalise(state: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch
             continue
         if k == "cls.predictions.decoder.bias":
             k = "cls.predictions.bias"
-        if want_prefix and not k.startswith(("bert.", "cls.")):
+        if want_prefix and not k.startswith(("bert.", "cls.", "classifier.", "qa_outputs.")):
             k = "bert." + k
         elif not want_prefix and k.startswith("bert."):
             k = k[len("bert."):]
@@ -110,9 +120,9 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], strict: bool 
 
 
 def from_pretrained(folder: str | Path, cls: type[nn.Module] | str = BertModel, strict: bool = False,
-                    device: str | torch.device | None = None) -> nn.Module:
-    """Build ``cls`` from ``folder/config.json`` and load its weights. ``model.load_report`` says what was
-    missing or unused."""
+                    device: str | torch.device | None = None, **config_overrides) -> nn.Module:
+    """Build ``cls`` from ``folder/config.json`` (with ``config_overrides``, e.g. ``id2label`` for a new
+    classification head) and load its weights. ``model.load_report`` says what was missing or unused."""
     if isinstance(cls, str):
         if cls not in MODEL_CLASSES:
             raise UsageError(f"unknown model class {cls!r}; choose one of {', '.join(MODEL_CLASSES)}")
@@ -121,6 +131,8 @@ def from_pretrained(folder: str | Path, cls: type[nn.Module] | str = BertModel, 
     if not folder.is_dir():
         raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json + weights)")
     config = BertConfig.from_json_file(folder / "config.json")
+    if config_overrides:
+        config = BertConfig.from_dict({**config.to_dict(), **config_overrides}, str(folder / "config.json"))
     model = cls(config)
     model.load_report = load_weights(model, read_state_dict(folder), strict, str(folder))
     if device is not None:

@@ -335,3 +335,98 @@ class BertForMaskedLM(nn.Module):
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
         logits, loss = _mlm(self.cls.predictions, out.last_hidden_state, labels)
         return PreTrainingOutput(loss, logits, None, out.last_hidden_state, loss)
+
+
+# ----------------------------------------------------------------------------------------------------- fine-tuning
+# Seed 000's three recipes: [CLS] → dense for a text (or pair) label; a dense layer on every token for tagging;
+# start/end scores on every token for an answer span. Names as transformers' (``classifier``, ``qa_outputs``).
+
+@dataclass
+class ClassifierOutput:
+    loss: torch.Tensor | None
+    logits: torch.Tensor  # (N, C) per text, or (N, L, C) per token
+    last_hidden_state: torch.Tensor  # (N, L, H)
+
+
+@dataclass
+class SpanOutput:
+    loss: torch.Tensor | None
+    start_logits: torch.Tensor  # (N, L)
+    end_logits: torch.Tensor  # (N, L)
+    last_hidden_state: torch.Tensor
+
+
+def _head_dropout(config: BertConfig) -> float:
+    return config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
+
+
+class BertForSequenceClassification(nn.Module):
+    """The pooled [CLS] vector → dropout → linear → one score per label (one output: regression, MSE loss)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.p = _head_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        init_weights(self.classifier, config)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None
+                ) -> ClassifierOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
+        logits = self.classifier(dropout(out.pooler_output, self.p, self.training))  # (N, H) → (N, C)
+        loss = None
+        if labels is not None:
+            if self.config.num_labels == 1:
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
+            else:
+                loss = F.cross_entropy(logits.float(), labels.view(-1))
+        return ClassifierOutput(loss, logits, out.last_hidden_state)
+
+
+class BertForTokenClassification(nn.Module):
+    """Every token's final state → dropout → linear → one score per tag (labels −100 are not scored)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.p = _head_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        init_weights(self.classifier, config)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None
+                ) -> ClassifierOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
+        logits = self.classifier(dropout(out.last_hidden_state, self.p, self.training))  # (N, L, H) → (N, L, C)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        return ClassifierOutput(loss, logits, out.last_hidden_state)
+
+
+class BertForQuestionAnswering(nn.Module):
+    """Every token's final state → linear → (start score, end score): the answer is the best span (SQuAD)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        init_weights(self.qa_outputs, config)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, start_positions=None,
+                end_positions=None) -> SpanOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids)
+        start, end = self.qa_outputs(out.last_hidden_state).unbind(-1)  # (N, L, 2) → 2 × (N, L)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            # As transformers: positions outside the sequence are ignored; the loss is the mean of the two. Unlike
+            # transformers, padding takes no part in the softmax (it can never be an answer).
+            length = start.shape[1]
+            s, e = start_positions.clamp(0, length), end_positions.clamp(0, length)
+            pad = None if attention_mask is None else ~attention_mask.bool()
+            masked = (lambda t: t.float() if pad is None else t.float().masked_fill(pad, -1e4))
+            loss = (F.cross_entropy(masked(start), s, ignore_index=length)
+                    + F.cross_entropy(masked(end), e, ignore_index=length)) / 2
+        return SpanOutput(loss, start, end, out.last_hidden_state)

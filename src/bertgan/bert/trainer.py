@@ -29,7 +29,7 @@ from bertgan.bert.config import PretrainConfig, preset
 from bertgan.bert.corpus import PairStream, TokenCache, file_fingerprint, vocab_fingerprint
 from bertgan.bert.hub import save_pretrained
 from bertgan.bert.model import BertForPreTraining
-from bertgan.bert.pretraining import PairInstance, mask_tokens, nsp_instances
+from bertgan.bert.pretraining import PairInstance, mask_tokens
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
 from bertgan.io import read_json, write_json
@@ -322,13 +322,16 @@ def evaluate_pairs(model: BertForPreTraining, tok: WordPieceTokenizer, pairs: li
     out = {"eval_mlm_loss": loss, "eval_mlm_ppl": math.exp(min(loss, 50)), "eval_mlm_acc": correct / max(1, masked)}
     if nsp:
         out["eval_nsp_acc"] = nsp_correct / max(1, len(pairs))
+        share = sum(p.is_random_next for p in pairs) / max(1, len(pairs))
+        out["eval_nsp_majority"] = max(share, 1 - share)  # the accuracy of always answering the commoner label
     return out
 
 
 def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_length: int = 128,
                     batch_size: int = 32, mlm_prob: float = 0.15, seed: int = 0, max_pairs: int = 2000,
-                    device: str = "auto") -> dict:
-    """MLM and NSP accuracy of a pre-trained HF-format model folder on held-out corpus files."""
+                    nsp: bool = True, encoding_errors: str = "strict", device: str = "auto") -> dict:
+    """Masked-LM loss/perplexity/accuracy and NSP accuracy of a pre-trained HF-format model folder on held-out
+    corpus files: up to ``max_pairs`` pairs of one pass over their documents (no short-sequence sampling)."""
     import tempfile
 
     from bertgan.bert.hub import from_pretrained
@@ -336,12 +339,19 @@ def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_leng
     tok = WordPieceTokenizer.from_dir(model_dir)
     model = from_pretrained(model_dir, BertForPreTraining, strict=True, device=pick_device(device))
     with tempfile.TemporaryDirectory() as tmp:
-        cache = TokenCache.get_or_build(files, tok, tmp)
-        pairs = nsp_instances([cache.document(d) for d in range(len(cache))], max_seq_length, 0.0,
-                              random.Random(seed))
-    random.Random(seed).shuffle(pairs)
-    pairs = pairs[:max_pairs]
-    out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device)
+        cache = TokenCache.get_or_build(files, tok, tmp, encoding_errors=encoding_errors)
+        if nsp and len(cache) < 2:
+            raise UsageError(f"--corpus: {len(cache)} document(s); NSP pairs need at least 2 (separate documents "
+                             "with a blank line), or pass --no-nsp to score the masked LM alone")
+        stream = PairStream(cache, range(len(cache)), max_seq_length=max_seq_length, short_seq_prob=0.0,
+                            seed=seed, nsp=nsp, buffer=max_pairs)
+        pairs = []
+        while len(pairs) < max_pairs:
+            pair = stream.take(1)[0]
+            if stream.epoch > 0:  # one pass only
+                break
+            pairs.append(pair)
+    out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device, nsp=nsp)
     return {**out, "pairs": len(pairs)}
 
 

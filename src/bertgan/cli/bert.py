@@ -19,7 +19,7 @@ example:
 def register(sub) -> None:
     from bertgan.cli import _Parser
 
-    bert = sub.add_parser("bert", help="BERT: pretrain, fill-mask, embed",
+    bert = sub.add_parser("bert", help="BERT: pretrain, evaluate, finetune, predict, fill-mask, embed",
                           description="BERT (seed 000): inference with an HF-format model folder.")
     bsub = bert.add_subparsers(dest="bert_command", metavar="COMMAND", parser_class=_Parser)
     bert.set_defaults(func=lambda a: (bert.print_help(), 2)[1])
@@ -69,6 +69,25 @@ def register(sub) -> None:
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.set_defaults(func=cmd_pretrain)
+
+    v = bsub.add_parser("evaluate", help="held-out masked-LM and NSP accuracy of a pre-trained model",
+                        description="Score a pre-trained HF-format BERT folder (with its tokenizer) on held-out "
+                                    "corpus files: masked-LM loss, perplexity and accuracy at 15%% masked tokens, "
+                                    "NSP accuracy beside the always-the-commoner-label baseline.")
+    v.add_argument("--model", required=True, help="HF-format folder with MLM and NSP heads and a tokenizer")
+    v.add_argument("--corpus", nargs="+", required=True, help="held-out text files, same layouts as pretrain")
+    v.add_argument("--max-seq-length", type=int, default=128)
+    v.add_argument("--max-pairs", type=int, default=2000)
+    v.add_argument("--no-nsp", dest="nsp", action="store_false", help="score the masked LM only")
+    v.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--device", default="auto")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.set_defaults(func=cmd_evaluate)
+
+    from bertgan.cli import predict
+
+    predict.register(bsub)
 
     e = bsub.add_parser("embed", help="sentence vectors into a .npy file",
                         description="Sentence vectors: the final [CLS] state or the mean over tokens.")
@@ -149,6 +168,25 @@ def cmd_embed(args) -> int:
     else:
         for t, v in zip(texts, vectors):
             print(f"{t[:60]!r}: [{', '.join(f'{x:.3f}' for x in v[:4])}, …] norm {np.linalg.norm(v):.3f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import json
+
+    from bertgan.bert.trainer import evaluate_corpus
+
+    if args.max_pairs <= 0 or args.max_seq_length < 8:
+        raise UsageError("--max-pairs must be positive and --max-seq-length at least 8")
+    m = evaluate_corpus(args.model, args.corpus, max_seq_length=args.max_seq_length, max_pairs=args.max_pairs,
+                        nsp=args.nsp, encoding_errors=args.encoding_errors, seed=args.seed, device=args.device)
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    print(f"{m['pairs']} held-out pairs: MLM accuracy {m['eval_mlm_acc']:.1%}, loss {m['eval_mlm_loss']:.3f}, "
+          f"perplexity {m['eval_mlm_ppl']:.1f}" + (f"; NSP accuracy {m['eval_nsp_acc']:.1%} (always-the-commoner-"
+                                                    f"label baseline {m['eval_nsp_majority']:.1%})"
+                                                    if args.nsp else ""))
     return 0
 
 
