@@ -287,3 +287,18 @@ def test_new_head_on_a_pretrained_trunk(hf_dir):
     assert m.load_report.missing == ["classifier.bias", "classifier.weight"]  # new head, trunk loaded
     assert torch.equal(m.bert.embeddings.word_embeddings.weight, hf.bert.embeddings.word_embeddings.weight)
     assert m(torch.tensor([[2, 5, 7]])).logits.shape == (1, 3)
+
+
+def test_cpu_attention_with_dropout_is_sdpa_with_a_fast_mask():
+    from bertgan.bert.model import _attention_with_fast_dropout
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 9, 8, generator=g) for _ in range(3))
+    mask = torch.ones(2, 1, 1, 9, dtype=torch.bool)
+    mask[1, ..., 6:] = False
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    # p = 1e-9 rounds to a drop probability of 0 in the 16-bit mask: nothing dropped, scale 1/(1 - 1e-9).
+    assert torch.allclose(_attention_with_fast_dropout(q, k, v, mask, 1e-9), ref, atol=1e-6)
+    torch.manual_seed(0)
+    dropped = _attention_with_fast_dropout(q, k, v, mask, 0.5)
+    assert not torch.allclose(dropped, ref) and dropped.shape == ref.shape

@@ -6,9 +6,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bertgan.bert.trainer import PretrainConfig, load_config, lr_factor, pretrain
+from bertgan.bert.trainer import PretrainConfig, load_config, pretrain
 from bertgan.cli import main
 from bertgan.errors import UsageError
+from bertgan.train.optim import lr_factor
 
 
 @pytest.fixture(scope="module")

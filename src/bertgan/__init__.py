@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 
 def pipeline(task: str, model, **kwargs):
-    """``bertgan.pipeline("fill-mask" | "feature-extraction", model=DIR)``, named as in transformers."""
+    """``bertgan.pipeline(task, model=DIR)`` with task ``fill-mask``, ``feature-extraction``, ``text-classification``,
+    ``token-classification`` or ``question-answering``, named and shaped as in transformers."""
     from bertgan.bert.pipelines import pipeline as _pipeline
 
     return _pipeline(task, model, **kwargs)

@@ -169,3 +169,66 @@ class PretrainConfig:
             raise UsageError(f"eval_fraction {self.eval_fraction}: must be between 0 and 1")
         if self.encoding_errors not in ENCODING_ERRORS:
             raise UsageError(f"--encoding-errors {self.encoding_errors}: use strict or replace")
+
+
+FINETUNE_TASKS = ("classify", "tag", "qa")
+
+
+@dataclass
+class FinetuneConfig:
+    """A fine-tuning run (see bert/finetune.py); saved as the run's config.json. Defaults follow Devlin et al.
+    2018 §A.3 (batch 32, lr 5e-5 within their 2e-5…5e-5 grid, 3 epochs, 10% warm-up)."""
+
+    task: str  # classify | tag | qa
+    model: str  # HF-format folder: the pre-trained BERT (with its tokenizer)
+    train: str
+    dev: str | None = None  # qa: optional — whole articles of --train are held out instead
+    text_col: str = "sentence"
+    text_pair_col: str | None = None
+    label_col: str = "label"
+    tag_format: str = "auto"
+    max_seq_length: int = 128
+    batch_size: int = 32
+    epochs: int = 3
+    max_steps: int | None = None  # overrides epochs
+    lr: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    dropout: float | None = None  # None: the model's own
+    doc_stride: int = 128
+    max_query_length: int = 64
+    max_answer_length: int = 30
+    eval_fraction: float = 0.2
+    eval_every: int | None = None  # None: at the end of every epoch only
+    log_every: int = 10
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.task not in FINETUNE_TASKS:
+            raise UsageError(f"task {self.task!r}: choose one of {', '.join(FINETUNE_TASKS)}")
+        for flag, value in (("--train", self.train), ("--dev", self.dev)):
+            if value is not None and not Path(value).is_file():
+                raise UsageError(f"{flag} {value}: no such file")
+        if self.dev is None and self.task != "qa":
+            raise UsageError(f"--dev: {self.task} needs an evaluation file (the best model is chosen on it)")
+        for name in ("max_seq_length", "batch_size", "epochs", "doc_stride", "max_query_length",
+                     "max_answer_length", "log_every"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be a positive integer")
+        for name in ("max_steps", "eval_every"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be a positive integer")
+        if not 8 <= self.max_seq_length <= 512:
+            raise UsageError(f"--max-seq-length {self.max_seq_length}: use 8…512")
+        if self.task == "qa" and self.max_query_length + 3 >= self.max_seq_length:
+            raise UsageError(f"--max-query-length {self.max_query_length} leaves no room for context in "
+                             f"--max-seq-length {self.max_seq_length}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UsageError(f"--warmup-ratio {self.warmup_ratio}: must be in [0, 1)")
+        if not 0 < self.lr < 1:
+            raise UsageError(f"--lr {self.lr}: must be between 0 and 1 (BERT used 2e-5…5e-5)")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise UsageError(f"--dropout {self.dropout}: must be in [0, 1)")

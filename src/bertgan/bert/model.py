@@ -97,9 +97,22 @@ class BertSelfAttention(nn.Module):
             qkv = unpadded.pad(qkv)  # (T, 3H) → (N, L, 3H): attention needs the rectangle
         n, length, _ = qkv.shape
         q, k, v = qkv.view(n, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        if self.training and self.p > 0 and q.device.type == "cpu":
+            out = _attention_with_fast_dropout(q, k, v, mask, self.p)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
         out = out.transpose(1, 2).reshape(n, length, self.heads * self.head_dim)  # (N, h, L, d) → (N, L, H)
         return out if unpadded is None else unpadded.unpad(out)  # → (T, H)
+
+
+def _attention_with_fast_dropout(q, k, v, mask, p: float) -> torch.Tensor:
+    # With dropout on the attention probabilities SDPA takes its unfused path on CPU anyway, and draws the mask
+    # with a per-element Bernoulli: 6.5% of a BERT-small training step, measured. The same path written out, with
+    # ops.dropout's mask. (N, h, L, d) → (N, h, L, d)
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (N, h, L, L); scaling q costs L/d times less
+    if mask is not None:
+        scores.masked_fill_(~mask, float("-inf"))
+    return dropout(scores.softmax(-1), p, True) @ v
 
 
 class BertSelfOutput(nn.Module):

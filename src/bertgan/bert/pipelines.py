@@ -1,23 +1,50 @@
-"""Inference pipelines named as transformers names them: ``fill-mask`` and ``feature-extraction``.
+"""Inference pipelines named as transformers names them: ``fill-mask``, ``feature-extraction``,
+``text-classification``, ``token-classification`` and ``question-answering``.
 
 ``fill-mask`` is the masked-LM objective of seed 000 run forwards: "'나는 [MASK]에 가서 사과와 [MASK]를 샀다'라는
 문장에서 Masking된 '슈퍼'와 '바나나'를 맞추게 하는 것". Every [MASK] gets its own top-k list, predicted jointly from
 one forward pass over the whole sentence (both directions of context).
+
+The three fine-tuning pipelines run seed 000's three recipes forwards, with the outputs transformers' pipelines
+give, so that a model fine-tuned here or by transformers reads the same either way:
+
+* ``text-classification``: the [CLS] head's softmax over ``config.id2label`` (a text or a text pair).
+* ``token-classification``: one tag per *word*. Words are whitespace-separated units and nothing more, so Korean
+  eojeols ('시장에', '샀다.') are words as they stand; each word is tokenised on its own and its tag is read at its
+  first WordPiece, the fine-tuning convention (the label on the first sub-token, −100 on the rest). Inputs longer
+  than the model are cut into overlapping windows of whole words, and each word is read in the window where it
+  has the most context on both sides, so no word is dropped.
+* ``question-answering``: SQuAD decoding (:mod:`bertgan.bert.squad_features`) with exact character offsets into
+  the context, scored as transformers scores spans: P(start) × P(end), each a softmax over the window's context
+  tokens and [CLS].
+
+A fine-tuning pipeline refuses a folder without its trained head (a pre-training checkpoint has no ``classifier``
+or ``qa_outputs`` weights), since a randomly initialised head would answer with confident-looking noise.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from bertgan.bert.hub import from_pretrained
-from bertgan.bert.model import BertForMaskedLM, BertModel
+from bertgan.bert.model import (
+    BertForMaskedLM,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
+from bertgan.io import read_json
 from bertgan.train.runtime import pick_device
 
 
@@ -53,8 +80,8 @@ class _Pipeline:
         self.max_length = self.model.config.max_position_embeddings
         self.truncate = truncate
 
-    def _encode(self, texts: list[str]) -> _Batch:
-        full = self.tokenizer.encode_batch(texts, truncation=None, padding=False)
+    def _encode(self, texts: list[str], pairs: list[str] | None = None) -> _Batch:
+        full = self.tokenizer.encode_batch(texts, pairs, truncation=None, padding=False)
         longest = max(len(ids) for ids in full["input_ids"])
         if longest > self.max_length:
             if not self.truncate:
@@ -62,7 +89,7 @@ class _Pipeline:
                                  f"{self.max_length}; shorten it or allow truncation (drop --no-truncate)")
             warnings.warn(f"input of {longest} tokens truncated to max_position_embeddings {self.max_length}",
                           stacklevel=3)
-        enc = self.tokenizer.encode_batch(texts, max_length=self.max_length, truncation="longest_first",
+        enc = self.tokenizer.encode_batch(texts, pairs, max_length=self.max_length, truncation="longest_first",
                                           return_tensors="pt")
         return _Batch(*(enc[k].to(self.device) for k in ("input_ids", "attention_mask", "token_type_ids")))
 
@@ -124,10 +151,332 @@ class FeatureExtractionPipeline(_Pipeline):
         return out[0] if single else out
 
 
-PIPELINES = {"fill-mask": FillMaskPipeline, "feature-extraction": FeatureExtractionPipeline}
+# ------------------------------------------------------------------------------------------------ fine-tuned heads
+
+# The fine-tuned classes, the weights only they have, the task and the ``bertgan bert predict`` sub-command.
+_HEADS = {"BertForSequenceClassification": ("classifier", "text-classification", "classify"),
+          "BertForTokenClassification": ("classifier", "token-classification", "tag"),
+          "BertForQuestionAnswering": ("qa_outputs", "question-answering", "qa")}
+
+
+def _positive(value, name: str, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UsageError(f"{name} {value!r}: must be a positive whole number")
+
+
+class _HeadPipeline(_Pipeline):
+    """A pipeline over a fine-tuned head: refuses a folder that holds another head, or none."""
+
+    def __init__(self, model: str | Path, cls: type, device: str = "auto", truncate: bool = True):
+        head, task, sub = _HEADS[cls.__name__]
+        super().__init__(model, cls, device, truncate)
+        config = read_json(Path(model) / "config.json") or {}
+        archs = config.get("architectures") or []
+        other = next((a for a in archs if a in _HEADS and a != cls.__name__), None)
+        if other is not None and cls.__name__ not in archs:
+            raise UsageError(f"--model {model}: holds a {other} (config.json architectures), not a {cls.__name__}; "
+                             f"use the {_HEADS[other][1]} pipeline ('bertgan bert predict {_HEADS[other][2]}')")
+        missing = [k for k in self.model.load_report.missing if k.startswith(head + ".")]
+        if missing:
+            raise UsageError(f"--model {model}: has no fine-tuned {head!r} weights ({missing[0]} … not in the "
+                             f"weights; a pre-training checkpoint has none), so it cannot do {task}; fine-tune it "
+                             f"first ('bertgan bert finetune {sub} --model {model} …') and predict with the "
+                             "fine-tuned folder it writes")
+        self.labels = self.model.config.labels
+
+    def _check_top_k(self, top_k: int | None) -> None:
+        _positive(top_k, "--top-k", allow_none=True)
+        if top_k is not None and top_k > len(self.labels):
+            raise UsageError(f"--top-k {top_k}: the model has {len(self.labels)} labels ({', '.join(self.labels)}); "
+                             f"use 1 to {len(self.labels)}")
+
+
+class TextClassificationPipeline(_HeadPipeline):
+    """A label for each text (or text pair) from the [CLS] head, as transformers' ``text-classification``."""
+
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
+        super().__init__(model, BertForSequenceClassification, device, truncate)
+
+    @torch.no_grad()
+    def __call__(self, texts: str | Sequence[str], text_pairs: str | Sequence[str] | None = None,
+                 top_k: int | None = 1, batch_size: int = 32) -> dict | list:
+        """Per text ``{"label", "score"}`` (softmax probability); with ``top_k`` > 1 a list of them, best first,
+        and with ``top_k=None`` every label. A one-output (regression) head gives its raw value as the score.
+        A single string gives one result, a list a list of results."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        pairs = None
+        if text_pairs is not None:
+            pairs = [text_pairs] if isinstance(text_pairs, str) else list(text_pairs)
+            if len(pairs) != len(texts):
+                raise UsageError(f"{len(pairs)} text pair(s) for {len(texts)} text(s); give one pair per text")
+        self._check_top_k(top_k)
+        _positive(batch_size, "--batch-size")
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            b = self._encode(texts[start:start + batch_size],
+                             None if pairs is None else pairs[start:start + batch_size])
+            rows.append(self.model(b.input_ids, b.attention_mask, b.token_type_ids).logits.float().cpu())
+        if not rows:
+            return []
+        logits = torch.cat(rows)
+        scores = logits if logits.shape[-1] == 1 else logits.softmax(-1)
+        out: list = []
+        for row in scores:
+            ranked = [{"label": self.labels[int(i)], "score": float(row[i])}
+                      for i in torch.argsort(row, descending=True, stable=True)]
+            out.append(ranked[0] if top_k == 1 else ranked[:top_k])
+        return out[0] if single else out
+
+
+@dataclass
+class _Word:
+    text: str
+    start: int  # characters in the sentence
+    end: int
+    ids: list[int]  # its WordPiece ids, tokenised on its own
+
+
+def _split_words(text: str) -> list[_Word]:
+    return [_Word(m.group(), m.start(), m.end(), []) for m in re.finditer(r"\S+", text)]
+
+
+def _word_windows(lengths: Sequence[int], budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Word ranges [first, last) whose pieces fit ``budget``, covering every word; each window starts at the earliest
+    word that shares at most ``overlap`` pieces with the window before it and still leaves it room to go further."""
+    windows: list[tuple[int, int]] = []
+    first, n = 0, len(lengths)
+    while first < n:
+        last, used = first, 0
+        while last < n and used + lengths[last] <= budget:
+            used += lengths[last]
+            last += 1
+        last = max(last, first + 1)  # lengths are ≤ budget, so this only guards the loop
+        windows.append((first, last))
+        if last == n:
+            break
+        nxt, shared = last, 0
+        room = min(overlap, budget - lengths[last])  # the next window must reach past this one
+        while nxt - 1 > first and shared + lengths[nxt - 1] <= room:
+            nxt -= 1
+            shared += lengths[nxt]
+        first = nxt
+    return windows
+
+
+class TokenClassificationPipeline(_HeadPipeline):
+    """A tag per word (or, with ``aggregate``, BIO entities), as transformers' ``token-classification`` with
+    ``aggregation_strategy="first"``."""
+
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
+        super().__init__(model, BertForTokenClassification, device, truncate)
+
+    def __call__(self, inputs: str | Sequence[str] | Sequence[Sequence[str]], aggregate: bool = False,
+                 batch_size: int = 32, stride: int | None = None, max_length: int | None = None) -> list:
+        """Tag one text (str), one pre-split sentence (list of words) or a batch of pre-split sentences.
+
+        Per word: ``{"word", "tag", "score", "start", "end"}``, the tag being the argmax at the word's first
+        WordPiece and the score its softmax probability; start/end are character offsets into the text (for
+        pre-split words, into ``" ".join(words)``, as transformers' ``is_split_into_words``). With
+        ``aggregate=True``: the entities of the IOB2/BIO tags (conlleval's chunking,
+        :func:`bertgan.metrics.seqeval.entities`) as ``{"entity_group", "text", "score", "start", "end"}``, the
+        score being the mean over the entity's words. See :meth:`batch` for lists of texts.
+        """
+        if isinstance(inputs, str):
+            return self.batch([inputs], aggregate, batch_size, stride, max_length)[0]
+        inputs = list(inputs)
+        if inputs and all(isinstance(w, str) for w in inputs):
+            return self.batch([inputs], aggregate, batch_size, stride, max_length)[0]
+        return self.batch(inputs, aggregate, batch_size, stride, max_length)
+
+    @torch.no_grad()
+    def batch(self, items: Sequence[str | Sequence[str]], aggregate: bool = False, batch_size: int = 32,
+              stride: int | None = None, max_length: int | None = None) -> list[list[dict]]:
+        """One result list per item; an item is a text (str) or a pre-split sentence (list of words).
+
+        ``max_length``: tokens per window ([CLS] and [SEP] included; default and maximum the model's
+        max_position_embeddings); ``stride``: tokens shared by neighbouring windows (default a quarter of a window).
+        """
+        _positive(batch_size, "--batch-size")
+        max_length = self.max_length if max_length is None else max_length
+        if not isinstance(max_length, int) or not 3 <= max_length <= self.max_length:
+            raise UsageError(f"max_length {max_length!r}: must be 3 to the model's {self.max_length} tokens")
+        budget = max_length - 2
+        stride = budget // 4 if stride is None else stride
+        if not isinstance(stride, int) or not 0 <= stride < budget:
+            raise UsageError(f"stride {stride!r}: tokens shared by neighbouring windows; must be 0 to {budget - 1}")
+        if aggregate:
+            self._check_bio()
+        sentences = [self._words(item, i) for i, item in enumerate(items)]
+        flat = [w for words in sentences for w in words]
+        if flat:
+            enc = self.tokenizer.encode_batch([w.text for w in flat], truncation=None, padding=False)["input_ids"]
+            for w, ids in zip(flat, enc):
+                w.ids = ids[1:-1] or [self.tokenizer.unk_token_id]  # a word of only ignored characters: [UNK]
+                if len(w.ids) > budget:
+                    warnings.warn(f"word {w.text[:40]!r} of {len(w.ids)} WordPieces cut to the window's {budget}",
+                                  stacklevel=2)
+                    w.ids = w.ids[:budget]
+        # Windows of whole words; each word is read where it has the most context on its shorter side.
+        jobs = []  # (sentence, first word, last word)
+        for si, words in enumerate(sentences):
+            jobs += [(si, a, b) for a, b in _word_windows([len(w.ids) for w in words], budget, stride)]
+        best: list[list[float]] = [[-1.0] * len(words) for words in sentences]
+        probs: dict[tuple[int, int], torch.Tensor] = {}  # (sentence, word) → class probabilities
+        cls_id, sep_id, pad_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start:start + batch_size]
+            seqs, firsts = [], []
+            for si, a, b in chunk:
+                words = sentences[si][a:b]
+                ids, pos = [cls_id], []
+                for w in words:
+                    pos.append(len(ids))
+                    ids += w.ids
+                seqs.append(ids + [sep_id])
+                firsts.append(pos)
+            longest = max(len(x) for x in seqs)
+            input_ids = torch.tensor([x + [pad_id] * (longest - len(x)) for x in seqs], device=self.device)
+            mask = torch.tensor([[1] * len(x) + [0] * (longest - len(x)) for x in seqs], device=self.device)
+            p = self.model(input_ids, mask, torch.zeros_like(input_ids)).logits.float().softmax(-1).cpu()
+            for row, seq, (si, a, b), pos in zip(p, seqs, chunk, firsts):
+                total = len(seq) - 2  # the window's word pieces
+                for wi, at in zip(range(a, b), pos):
+                    before = at - 1
+                    after = total - before - len(sentences[si][wi].ids)
+                    context = min(before, after) + 0.01 * total  # run_squad.py's _check_is_max_context score
+                    if context > best[si][wi]:
+                        best[si][wi] = context
+                        probs[(si, wi)] = row[at]
+        out = []
+        for si, words in enumerate(sentences):
+            tagged = []
+            for wi, w in enumerate(words):
+                pw = probs[(si, wi)]
+                i = int(pw.argmax())
+                tagged.append({"word": w.text, "tag": self.labels[i], "score": float(pw[i]), "start": w.start,
+                               "end": w.end})
+            out.append(self._entities(tagged, items[si]) if aggregate else tagged)
+        return out
+
+    def _words(self, item, index: int) -> list[_Word]:
+        if isinstance(item, str):
+            return _split_words(item)
+        if not isinstance(item, (list, tuple)) or not all(isinstance(w, str) for w in item):
+            raise UsageError(f"input {index + 1}: expected a text (str) or a list of words (str), got "
+                             f"{type(item).__name__}")
+        words, at = [], 0
+        for j, w in enumerate(item):
+            if not w.strip():
+                raise UsageError(f"input {index + 1}, word {j + 1}: empty or blank; a word needs a character")
+            words.append(_Word(w, at, at + len(w), []))
+            at += len(w) + 1
+        return words
+
+    def _check_bio(self) -> None:
+        from bertgan.metrics.seqeval import entities
+
+        for label in self.labels:
+            try:
+                entities([label])
+            except ValueError:
+                raise UsageError(f"aggregate needs IOB2/BIO tags (B-X, I-X, O; E-X, S-X too); this model's labels "
+                                 f"are {', '.join(self.labels)} — tag words without aggregating") from None
+
+    @staticmethod
+    def _entities(tagged: list[dict], item) -> list[dict]:
+        from bertgan.metrics.seqeval import entities
+
+        text = item if isinstance(item, str) else " ".join(item)
+        out = []
+        for kind, a, b in entities([t["tag"] for t in tagged]):
+            s, e = tagged[a]["start"], tagged[b - 1]["end"]
+            score = sum(t["score"] for t in tagged[a:b]) / (b - a)
+            out.append({"entity_group": kind, "text": text[s:e], "score": score, "start": s, "end": e})
+        return out
+
+
+class QuestionAnsweringPipeline(_HeadPipeline):
+    """The answer span in a context, as transformers' ``question-answering`` (SQuAD v1.1: always an answer)."""
+
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
+        super().__init__(model, BertForQuestionAnswering, device, truncate)
+
+    @torch.no_grad()
+    def __call__(self, question: str | Sequence[str] | None = None, context: str | Sequence[str] | None = None,
+                 top_k: int = 1, max_answer_length: int = 30, doc_stride: int | None = None,
+                 max_seq_length: int | None = None, max_question_length: int = 64,
+                 batch_size: int = 32) -> dict | list:
+        """``{"answer", "score", "start", "end"}`` for a question; with ``top_k`` > 1 a list, best first.
+
+        ``start``/``end`` are character offsets: ``context[start:end] == answer``. Lists of questions take a list
+        of contexts of the same length or one context for all. Long contexts are read in windows of
+        ``max_seq_length`` tokens (default 384, at most the model's max_position_embeddings) starting
+        ``doc_stride`` tokens apart (default a third of a window). The score is P(start) × P(end).
+        """
+        from bertgan.bert.squad_features import build_features, nbest_predictions
+        from bertgan.data.squad import SquadExample
+
+        if question is None or context is None:
+            raise UsageError("question answering needs a question and a context")
+        single = isinstance(question, str)
+        questions = [question] if single else list(question)
+        contexts = [context] * len(questions) if isinstance(context, str) else list(context)
+        if len(contexts) != len(questions):
+            raise UsageError(f"{len(questions)} question(s) but {len(contexts)} context(s); give one context per "
+                             "question, or one for all")
+        for name, values in (("question", questions), ("context", contexts)):
+            for i, v in enumerate(values):
+                if not isinstance(v, str) or not v.strip():
+                    raise UsageError(f"{name} {i + 1}: empty or not a string; give text")
+        _positive(top_k, "--top-k")
+        _positive(batch_size, "--batch-size")
+        _positive(max_answer_length, "--max-answer-length")
+        if max_seq_length is None:
+            max_seq_length = min(384, self.max_length)
+        elif not isinstance(max_seq_length, int) or max_seq_length > self.max_length:
+            raise UsageError(f"--max-seq-length {max_seq_length}: the model has {self.max_length} positions "
+                             f"(max_position_embeddings); use at most {self.max_length}")
+        doc_stride = max(1, max_seq_length // 3) if doc_stride is None else doc_stride
+        examples = [SquadExample(id=str(i), title="", question=q, context=c, answers=[])
+                    for i, (q, c) in enumerate(zip(questions, contexts))]
+        features = build_features(examples, self.tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
+                                  max_query_length=max_question_length)
+        starts, ends = [], []
+        for at in range(0, len(features), batch_size):
+            chunk = features[at:at + batch_size]
+            n = max(sum(f.attention_mask) for f in chunk)  # features are padded to max_seq_length: trim it
+            t = {k: torch.tensor([getattr(f, k)[:n] for f in chunk], device=self.device)
+                 for k in ("input_ids", "attention_mask", "token_type_ids")}
+            out = self.model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+            # As transformers: a softmax over the window's context tokens and [CLS] (everything else −10000),
+            # so start + end log-probabilities rank spans across windows and exp() of the sum is its score.
+            allowed = torch.tensor([[o is not None or j == 0 for j, o in enumerate(f.token_offsets[:n])]
+                                    for f in chunk], device=self.device)
+            for logits, rows in ((out.start_logits, starts), (out.end_logits, ends)):
+                lp = logits.float().masked_fill(~allowed, -10000.0).log_softmax(-1).cpu().numpy()
+                rows.extend(lp)
+        nbest = nbest_predictions(examples, features, starts, ends, n_best=max(20, top_k),
+                                  max_answer_length=max_answer_length)
+        results = []
+        for ex in examples:
+            preds = [{"answer": p.text, "score": math.exp(p.score), "start": p.start_char,
+                      "end": p.end_char} for p in nbest[ex.id][:top_k]]
+            if not preds:
+                preds = [{"answer": "", "score": 0.0, "start": 0, "end": 0}]
+            results.append(preds[0] if top_k == 1 else preds)
+        return results[0] if single else results
+
+
+PIPELINES = {"fill-mask": FillMaskPipeline, "feature-extraction": FeatureExtractionPipeline,
+             "text-classification": TextClassificationPipeline, "token-classification": TokenClassificationPipeline,
+             "question-answering": QuestionAnsweringPipeline}
 
 
 def pipeline(task: str, model: str | Path, **kwargs):
+    """``pipeline("text-classification", model=DIR)`` → a callable, named as transformers' tasks."""
     if task not in PIPELINES:
         raise UsageError(f"unknown task {task!r}; choose one of {', '.join(PIPELINES)}")
     return PIPELINES[task](model, **kwargs)

@@ -85,6 +85,8 @@ def register(sub) -> None:
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_evaluate)
 
+    _register_finetune(bsub)
+
     from bertgan.cli import predict
 
     predict.register(bsub)
@@ -101,6 +103,91 @@ def register(sub) -> None:
     e.add_argument("--dry-run", action="store_true")
     e.add_argument("text", nargs="*")
     e.set_defaults(func=cmd_embed)
+
+
+_FINETUNE_HELP = {
+    "classify": ("[CLS] → dense → label, for one text or a text pair (SST-2, NSMC, KLUE NLI)",
+                 "bertgan bert finetune classify --model minilm/ --train sst-2/train.tsv --dev sst-2/dev.tsv \\\n"
+                 "      --text-col sentence --label-col label --epochs 1 --out runs/sst2"),
+    "tag": ("a dense layer on every token → tag (POS, NER); CoNLL, CoNLL-U or KLUE NER files",
+            "bertgan bert finetune tag --model minilm/ --train en_ewt-ud-dev.conllu --dev en_ewt-ud-test.conllu \\\n"
+            "      --out runs/pos"),
+    "qa": ("start/end span scores, SQuAD v1.1 JSON (without --dev whole articles of --train are held out)",
+           "bertgan bert finetune qa --model minilm/ --train xquad.en.json --epochs 2 --out runs/qa"),
+}
+
+
+def _register_finetune(bsub) -> None:
+    from bertgan.bert.config import FinetuneConfig
+    from bertgan.cli import _Parser
+
+    ft = bsub.add_parser("finetune", help="fine-tune a pre-trained BERT: classify, tag, qa",
+                         description="Seed 000's fine-tuning recipes on any HF-format BERT folder (ours, one "
+                                     "transformers wrote, a packaged one). The run folder gets best/ (HF format, "
+                                     "with the tokenizer and label names), eval.json, metrics.jsonl, curves.png.")
+    fsub = ft.add_subparsers(dest="task", metavar="TASK", parser_class=_Parser)
+    ft.set_defaults(func=lambda a: (ft.print_help(), 2)[1])
+    d = {f.name: f.default for f in dataclasses.fields(FinetuneConfig)}
+    for task, (what, example) in _FINETUNE_HELP.items():
+        p = fsub.add_parser(task, help=what, description=f"{what}\n\nexample:\n  {example}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--model", help="HF-format BERT folder with its tokenizer")
+        p.add_argument("--train", help="training file")
+        p.add_argument("--dev", help="evaluation file" + (" (optional)" if task == "qa" else ""))
+        if task == "classify":
+            p.add_argument("--text-col", default=d["text_col"], help=f"(default {d['text_col']})")
+            p.add_argument("--text-pair-col", help="second text of a pair (NLI: hypothesis)")
+            p.add_argument("--label-col", default=d["label_col"], help=f"(default {d['label_col']})")
+        if task == "tag":
+            p.add_argument("--tag-format", default="auto", choices=("auto", "conll", "conllu", "klue"))
+        if task == "qa":
+            for flag in ("doc_stride", "max_query_length", "max_answer_length"):
+                p.add_argument("--" + flag.replace("_", "-"), type=int, default=d[flag], help=f"(default {d[flag]})")
+        for flag, typ in (("max_seq_length", int), ("batch_size", int), ("epochs", int), ("max_steps", int),
+                          ("lr", float), ("warmup_ratio", float), ("dropout", float), ("eval_every", int),
+                          ("seed", int)):
+            p.add_argument("--" + flag.replace("_", "-"), type=typ, default=d[flag],
+                           help=f"(default {d[flag] if d[flag] is not None else 'none'})")
+        p.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
+        p.add_argument("--device", default="auto")
+        p.add_argument("--out", required=True)
+        p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+        p.add_argument("--no-progress", action="store_true")
+        p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+        p.set_defaults(func=cmd_finetune)
+
+
+def cmd_finetune(args) -> int:
+    import json
+
+    from bertgan.bert.config import FinetuneConfig
+    from bertgan.bert.finetune import finetune, load_config
+
+    if args.resume:
+        cfg = load_config(args.out)
+        if cfg.task != args.task:
+            raise UsageError(f"--resume: {args.out} is a {cfg.task} run, not {args.task}")
+        cfg = dataclasses.replace(cfg, device=args.device)
+    else:
+        for flag in ("model", "train"):
+            if not getattr(args, flag):
+                raise UsageError(f"--{flag} is required (unless --resume)")
+        fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
+        given = {k: v for k, v in vars(args).items() if k in fields and k not in ("task", "model", "train", "dev")}
+        cfg = FinetuneConfig(task=args.task, model=str(Path(args.model).resolve()),
+                             train=str(Path(args.train).resolve()),
+                             dev=str(Path(args.dev).resolve()) if args.dev else None, **given)
+    cfg.validate()
+    if args.dry_run:
+        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        return 0
+    r = finetune(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    best = r["best"]
+    if best:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in best["metrics"].items() if isinstance(v, float))
+        print(f"best at step {best['step']}: {shown}")
+        print(f"model: {r['best_dir']}  (HF format, with the tokenizer)")
+    return 130 if r["interrupted"] else 0
 
 
 def cmd_fill_mask(args) -> int:

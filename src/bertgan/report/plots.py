@@ -112,3 +112,25 @@ def plot_bert_curves(path: str | Path, rows: Sequence[dict]) -> Path:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def plot_finetune_curves(path: str | Path, rows: Sequence[dict], metric: str) -> Path:
+    """Two panels over steps: training loss; the evaluation ``metric`` (and the other eval scores) per epoch."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    tr = [r for r in rows if "loss" in r]
+    ev = [r for r in rows if metric in r]
+    axes[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], label="train loss")
+    for key in sorted({k for r in ev for k in r if k.startswith("eval_") and isinstance(r[k], float)}):
+        if all(0 <= r.get(key, 0) <= 100 for r in ev):
+            axes[1].plot([r["step"] for r in ev if key in r], [r[key] for r in ev if key in r], "o-",
+                         label=key[5:] + (" (best-model metric)" if key == metric else ""))
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return path
