@@ -53,8 +53,10 @@ def test_json_array_rows_know_their_lines(tmp_path):
 def test_format_override_and_unknown_extension(tmp_path):
     p = _write(tmp_path / "data.txt", "text\tlabel\nhi\t1\n")
     assert read_table(p, ["text"], fmt="tsv") == [{"text": "hi"}]
-    with pytest.raises(UsageError, match=r"data\.txt: cannot tell the format .*\.tsv, \.csv, \.jsonl or \.json"):
-        read_table(p, ["text"])
+    assert read_table(p, ["text"]) == [{"text": "hi"}]  # a .txt with a tab in its header line: TSV (NSMC)
+    q = _write(tmp_path / "data.dat", "text,label\nhi,1\n")
+    with pytest.raises(UsageError, match=r"data\.dat: cannot tell the format .*\.tsv, \.csv, \.jsonl or \.json"):
+        read_table(q, ["text"])
     with pytest.raises(UsageError, match=r"data\.txt: unknown table format 'xml'"):
         read_table(p, ["text"], fmt="xml")
 
@@ -153,3 +155,10 @@ def test_real_klue_nli_dev(shared_file):
     assert rows[1].where == f"{path}:14"
     labels = LabelMap.from_labels(r["gold_label"] for r in rows)
     assert [labels.encode(r["gold_label"], r.where) for r in rows[:2]] == [0, 0]
+
+
+def test_nsmc_txt_is_read_as_tsv(shared_file):
+    from bertgan.data.tables import read_table
+
+    rows = read_table(shared_file("nsmc-raw-derived/ratings_test_10k.txt"), ["document", "label"])
+    assert len(rows) == 10_000 and {r["label"] for r in rows} == {"0", "1"}

@@ -60,6 +60,10 @@ def _format_of(path: Path, fmt: str | None) -> str:
             raise UsageError(f"{path}: unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
         return fmt
     found = _SUFFIX.get(path.suffix.lower())
+    if found is None and path.suffix.lower() == ".txt" and path.is_file():
+        with open(path, "rb") as f:  # NSMC's ratings_*.txt: a tab-separated table under a .txt name
+            if b"\t" in f.readline():
+                found = "tsv"
     if found is None:
         raise UsageError(f"{path}: cannot tell the format from the extension {path.suffix!r}; name the file "
                          ".tsv, .csv, .jsonl or .json")
