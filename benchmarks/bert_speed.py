@@ -15,6 +15,9 @@ One training step = forward with MLM and NSP labels, backward, gradient clipping
 Inference = a forward pass with full MLM and NSP logits (no labels). Tokens/s counts real (non-padding) tokens;
 the variants run in interleaved rounds and medians are reported.
 
+Fine-tuning: one [CLS]-classification training step (transformers' BertForSequenceClassification vs bertgan's)
+on SST-2 sentences padded to the batch's longest.
+
 Also printed: the loss of the same batch from both models in fp32 (bertgan with its shortcuts and with vocabulary
 logits everywhere), and the achieved GFLOP/s — the useful multiply-adds of a step (real tokens; vocabulary logits
 at the masked positions; backward = 2 × forward) over its time — next to this machine's measured matmul peaks.
@@ -183,6 +186,64 @@ def bench(preset_name: str, tok, batches, device: torch.device, rounds: int, for
               "--force-bf16 measures it anyway")
 
 
+def bench_finetune(preset_name: str, tok, data: Path, device: torch.device, rounds: int, batch_size: int) -> None:
+    """Fine-tuning throughput: one [CLS]-classification training step on SST-2 sentences, both models given the
+    same batches padded to their longest sentence (bertgan skips the padding inside the encoder)."""
+    from transformers import BertConfig as HFConfig
+    from transformers import BertForSequenceClassification as HFCls
+
+    from bertgan.bert.model import BertForSequenceClassification
+    from bertgan.data.tables import read_table
+
+    rows = read_table(data / "sst-2" / "train.tsv", ["sentence", "label"])[:4 * batch_size]
+    batches = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        enc = tok.encode_batch([r["sentence"] for r in chunk], max_length=128, padding=True, return_tensors="pt")
+        labels = torch.tensor([int(r["label"]) for r in chunk])
+        batches.append([t.to(device) for t in (enc["input_ids"], enc["token_type_ids"], enc["attention_mask"],
+                                               labels)])
+    cfg = preset(preset_name, vocab_size=tok.vocab_size, max_position_embeddings=512)
+    torch.manual_seed(0)
+    hf = HFCls(HFConfig(**cfg.to_dict(), attn_implementation="sdpa")).to(device).train()
+    ours = BertForSequenceClassification(cfg)
+    load_weights(ours, hf.state_dict(), strict=True)
+    ours.to(device).train()
+    opt_hf = torch.optim.AdamW(hf.parameters(), lr=2e-5)
+    opt_ours = torch.optim.AdamW(ours.parameters(), lr=2e-5, fused=device.type in ("cpu", "cuda"))
+
+    def step(model, opt, is_hf):
+        def run():
+            for ids, tt, am, y in batches:
+                out = (model(input_ids=ids, token_type_ids=tt, attention_mask=am, labels=y) if is_hf
+                       else model(ids, am, tt, labels=y))
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        return run
+
+    variants = {"transformers": step(hf, opt_hf, True), "bertgan": step(ours, opt_ours, False)}
+    times = {k: [] for k in variants}
+    for fn in variants.values():
+        fn()
+    for _ in range(rounds):
+        for k, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[k].append(time.perf_counter() - t)
+    real = sum(int(b[2].sum()) for b in batches)
+    padded = sum(b[2].numel() for b in batches)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nfine-tuning, BERT-{preset_name} [CLS] classification on SST-2: {len(batches)} batches × {batch_size}, "
+          f"{real} real tokens ({1 - real / padded:.0%} padding)")
+    for k in variants:
+        print(f"  train fp32 {k:17s} {real / med[k]:9.0f} tokens/s   ({len(times[k])} rounds)")
+    print(f"  fine-tune fp32: bertgan / transformers = {med['transformers'] / med['bertgan']:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default="mini,small")
@@ -206,6 +267,8 @@ def main() -> None:
           f"GFLOP/s (2048²), bf16 {bf16_peak:.1f} GFLOP/s ({bf16_n}²)")
     for name in args.presets.split(","):
         bench(name.strip(), tok, batches, device, args.rounds, args.force_bf16)
+    for name in args.presets.split(","):
+        bench_finetune(name.strip(), tok, data, device, args.rounds, args.batch_size)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,10 @@ def test_interrupted_run_resumes_exactly(tmp_path, tiny, shared_file, monkeypatc
     for k in a:
         if not k.startswith("rng."):
             assert torch.equal(a[k], b[k]), k  # weights, AdamW moments: bit for bit
+    # Train longer from the command line: --resume with a higher --max-steps.
+    assert main(["bert", "finetune", "classify", "--out", str(tmp_path / "b"), "--resume", "--max-steps", "8",
+                 "--no-progress"]) == 0
+    assert json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 8
 
 
 def test_cli_dry_run_and_errors(tmp_path, tiny, shared_file, capsys):

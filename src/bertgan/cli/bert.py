@@ -151,7 +151,8 @@ def _register_finetune(bsub) -> None:
         p.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
         p.add_argument("--device", default="auto")
         p.add_argument("--out", required=True)
-        p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped "
+                       "(--max-steps may be raised to train longer; other settings come from its config.json)")
         p.add_argument("--no-progress", action="store_true")
         p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
         p.set_defaults(func=cmd_finetune)
@@ -167,7 +168,8 @@ def cmd_finetune(args) -> int:
         cfg = load_config(args.out)
         if cfg.task != args.task:
             raise UsageError(f"--resume: {args.out} is a {cfg.task} run, not {args.task}")
-        cfg = dataclasses.replace(cfg, device=args.device)
+        cfg = dataclasses.replace(cfg, device=args.device,
+                                  **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
     else:
         for flag in ("model", "train"):
             if not getattr(args, flag):
