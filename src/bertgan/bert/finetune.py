@@ -33,6 +33,7 @@ from bertgan.io import read_json, write_json
 from bertgan.report.plots import plot_finetune_curves
 from bertgan.train.checkpoint import (
     load_checkpoint,
+    load_run_config,
     prepare_run_dir,
     restore_module,
     restore_optimizer,
@@ -272,6 +273,9 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
     cfg = dataclasses.replace(cfg, precision=precision)
     torch.manual_seed(cfg.seed)
     over = {"id2label": dict(enumerate(data.labels))} if data.labels else {}
+    if cfg.dropout is not None:
+        over.update(hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
+                    classifier_dropout=cfg.dropout)
     model = _load_model(cfg, over).to(device)
     per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
@@ -289,10 +293,15 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
         write_json(run / "labels.json", {"labels": data.labels})
     rows = rewind_metrics(run / METRICS, step)
 
+    orders: dict[int, list[int]] = {}  # the current epoch's shuffled order, drawn once per epoch
+
     def batch_at(s: int) -> dict:
         epoch, i = divmod(s, per_epoch)
-        order = list(range(len(data.train)))
-        random.Random(cfg.seed * 1_000_003 + epoch).shuffle(order)
+        if epoch not in orders:
+            orders.clear()
+            orders[epoch] = list(range(len(data.train)))
+            random.Random(cfg.seed * 1_000_003 + epoch).shuffle(orders[epoch])
+        order = orders[epoch]
         return collate([data.train[j] for j in order[i * cfg.batch_size:(i + 1) * cfg.batch_size]],
                        tok.pad_token_id, device)
 
@@ -373,17 +382,8 @@ def _load_model(cfg: FinetuneConfig, over: dict):
     if trunk_missing:
         raise UsageError(f"--model {cfg.model}: the weights lack {len(trunk_missing)} encoder tensors (e.g. "
                          f"{trunk_missing[0]}); give a pre-trained BERT folder")
-    if cfg.dropout is not None:
-        for m in model.modules():
-            if hasattr(m, "p") and isinstance(m.p, float):
-                m.p = cfg.dropout
     return model
 
 
 def load_config(run: str | Path) -> FinetuneConfig:
-    path = Path(run) / CONFIG
-    d = read_json(path, "--out must be a folder written by 'bertgan bert finetune'")
-    try:
-        return FinetuneConfig(**d)
-    except TypeError as e:
-        raise UsageError(f"{path}: {e}") from e
+    return load_run_config(run, FinetuneConfig, CONFIG, "bertgan bert finetune")

@@ -32,11 +32,12 @@ from bertgan.bert.model import BertForPreTraining
 from bertgan.bert.pretraining import PairInstance, mask_tokens
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
-from bertgan.io import read_json, write_json
+from bertgan.io import write_json
 from bertgan.report.plots import plot_bert_curves
 from bertgan.train import distributed
 from bertgan.train.checkpoint import (
     load_checkpoint,
+    load_run_config,
     prepare_run_dir,
     restore_module,
     restore_optimizer,
@@ -333,9 +334,4 @@ def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_leng
 
 
 def load_config(run: str | Path) -> PretrainConfig:
-    path = Path(run) / CONFIG
-    d = read_json(path, "--out must be a folder written by 'bertgan bert pretrain'")
-    try:
-        return PretrainConfig(**d)
-    except TypeError as e:
-        raise UsageError(f"{path}: {e}") from e
+    return load_run_config(run, PretrainConfig, CONFIG, "bertgan bert pretrain")

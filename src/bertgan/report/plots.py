@@ -75,17 +75,9 @@ def plot_gan_curves(path: str | Path, rows: Sequence[dict], title: str = "") -> 
     ax.plot(steps, col("acc_fake"), label="generated judged fake (D < 0.5)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("D's accuracy at the 0.5 threshold")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    return path
+    return _save_panels(plt, fig, axes, path)
 
 
 def plot_bert_curves(path: str | Path, rows: Sequence[dict]) -> Path:
@@ -103,15 +95,7 @@ def plot_bert_curves(path: str | Path, rows: Sequence[dict]) -> Path:
         axes[1].plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="eval NSP accuracy")
     axes[1].set_ylim(0, 1)
     axes[2].plot([r["step"] for r in tr], [r["tokens_per_s"] for r in tr], label="tokens/s")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    return path
+    return _save_panels(plt, fig, axes, path)
 
 
 def plot_finetune_curves(path: str | Path, rows: Sequence[dict], metric: str) -> Path:
@@ -125,6 +109,11 @@ def plot_finetune_curves(path: str | Path, rows: Sequence[dict], metric: str) ->
         if all(0 <= r.get(key, 0) <= 100 for r in ev):
             axes[1].plot([r["step"] for r in ev if key in r], [r[key] for r in ev if key in r], "o-",
                          label=key[5:] + (" (best-model metric)" if key == metric else ""))
+    return _save_panels(plt, fig, axes, path)
+
+
+def _save_panels(plt, fig, axes, path: str | Path) -> Path:
+    """Step on x, a grid and a legend in every panel; the PNG written atomically."""
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

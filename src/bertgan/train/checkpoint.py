@@ -34,6 +34,18 @@ def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str, config: str)
     return run, ckpt_path
 
 
+def load_run_config(run: str | Path, cls, config: str, writer: str):
+    """The dataclass ``cls`` saved as ``run/config`` by the command ``writer`` (for --resume)."""
+    from bertgan.io import read_json
+
+    path = Path(run) / config
+    d = read_json(path, f"--out must be a folder written by '{writer}'")
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise UsageError(f"{path}: {e}") from e
+
+
 def rewind_metrics(path: Path, step: int) -> list[dict]:
     """The metrics.jsonl rows up to ``step`` (the checkpoint a run resumes from), with the file cut back to them:
     rows written after the last checkpoint, before a crash, would otherwise appear twice."""
