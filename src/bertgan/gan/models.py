@@ -9,6 +9,13 @@ Architectures (``build_gan``):
   dcgan     Radford et al. 2015: strided (transposed) convolutions, BatchNorm, ReLU in G, LeakyReLU(0.2) in D;
             28×28, 32×32 or 64×64, 1 or 3 channels.
   tf-dcgan  the TensorFlow DCGAN tutorial model that the lecture's code follows, layer for layer.
+  toy       2-D points (the ring-8 / grid-25 collapse benchmarks): PacGAN's networks (their released code) — G
+            four hidden layers of 400 ReLU units with BatchNorm and a linear output, D three maxout layers of 200
+            units × 5 pieces, weights N(0, 0.02).
+
+Every architecture's D is a *trunk* φ(x) ending in a flat feature vector, wrapped by ``Discriminator``, which adds
+the stabilisers that change the architecture (issue 6): PacGAN packing, minibatch standard deviation, the
+projection head of a class-conditional D, spectral normalisation.
 """
 
 from __future__ import annotations
@@ -49,17 +56,19 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
+    """The trunk φ(x): (N, C, H, W) → (N, 4·width)."""
+
     def __init__(self, image_shape: tuple[int, int, int], width: int = 64, dropout: float = 0.3):
         super().__init__()
         dims = [math.prod(image_shape), 16 * width, 8 * width, 4 * width]
         layers: list[nn.Module] = [nn.Flatten()]  # (N, C, H, W) → (N, D)
         for a, b in zip(dims[:-1], dims[1:]):
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2, inplace=True), Dropout(dropout)]
-        layers += [nn.Linear(dims[-1], 1)]
         self.net = nn.Sequential(*layers)
+        self.features = dims[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)  # (N,) logits
+        return self.net(x)
 
 
 # ----------------------------------------------------------------------------------------------------- DCGAN
@@ -97,24 +106,29 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], width: int = 64):
+    """The trunk φ(x): (N, C, H, W) → (N, ch·base²). ``batchnorm=False`` for the penalties and spectral
+    normalisation, which act per sample (Miyato et al.'s SN-DCGAN and Gulrajani et al.'s critic have none)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int = 64, batchnorm: bool = True):
         super().__init__()
         c, size, _ = image_shape
         base, n_down = _dcgan_plan(size)
         layers: list[nn.Module] = []
         ch_in, ch = c, width
         for i in range(n_down):
-            layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=i == 0))
-            if i > 0:  # "not applying batchnorm to … the discriminator input layer"
+            norm = batchnorm and i > 0  # "not applying batchnorm to … the discriminator input layer"
+            layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=not norm))
+            if norm:
                 layers.append(nn.BatchNorm2d(ch))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             ch_in, ch = ch, ch * 2
-        layers += [nn.Flatten(), nn.Linear(ch_in * base * base, 1)]  # (N, ch, base, base) → (N, 1)
+        layers.append(nn.Flatten())  # (N, ch, base, base) → (N, ch·base²)
         self.net = nn.Sequential(*layers)
+        self.features = ch_in * base * base
         self.apply(_dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+        return self.net(x)
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -175,31 +189,168 @@ class TFDCGANGenerator(nn.Module):
 
 
 class TFDCGANDiscriminator(nn.Module):
-    """Conv 64 (5×5, s2) → LeakyReLU → Dropout 0.3 → Conv 128 (5×5, s2) → LeakyReLU → Dropout 0.3 → Dense 1."""
+    """Conv 64 (5×5, s2) → LeakyReLU → Dropout 0.3 → Conv 128 (5×5, s2) → LeakyReLU → Dropout 0.3 → [Dense 1, the
+    head in ``Discriminator``]."""
 
-    def __init__(self):
+    def __init__(self, in_channels: int = 1):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 64, 5, 2, 2), nn.LeakyReLU(_TF_SLOPE), Dropout(0.3),
+            nn.Conv2d(in_channels, 64, 5, 2, 2), nn.LeakyReLU(_TF_SLOPE), Dropout(0.3),
             nn.Conv2d(64, 128, 5, 2, 2), nn.LeakyReLU(_TF_SLOPE), Dropout(0.3),
-            nn.Flatten(), nn.Linear(7 * 7 * 128, 1),  # (N, 128, 7, 7) → (N, 1)
+            nn.Flatten(),  # (N, 128, 7, 7) → (N, 6272)
         )
+        self.features = 7 * 7 * 128
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+        return self.net(x)
+
+
+# ----------------------------------------------------------------------------------------------------- 2-D toy
+
+class Maxout(nn.Module):
+    """Goodfellow et al. 2013: the max over ``pieces`` linear maps — the unit of the original GAN's D."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int = 5):
+        super().__init__()
+        self.linear, self.d_out, self.pieces = nn.Linear(d_in, d_out * pieces), d_out, pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(x.shape[0], self.d_out, self.pieces).amax(2)  # (N, out·k) → (N, out)
+
+
+def _toy_init(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):  # PacGAN's code: IsotropicGaussian(0.02), zero biases
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+class ToyGenerator(nn.Module):
+    def __init__(self, latent_dim: int, dim: int = 2, hidden: int = 400):
+        super().__init__()
+        layers: list[nn.Module] = []
+        a = latent_dim
+        for _ in range(4):
+            layers += [nn.Linear(a, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+            a = hidden
+        layers.append(nn.Linear(a, dim))  # linear output: the grid spans ±4, beyond tanh's range
+        self.net = nn.Sequential(*layers)
+        self.apply(_toy_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)  # (N, d) → (N, 2)
+
+
+class ToyDiscriminator(nn.Module):
+    def __init__(self, dim: int = 2, hidden: int = 200, pieces: int = 5):
+        super().__init__()
+        self.net = nn.Sequential(Maxout(dim, hidden, pieces), Maxout(hidden, hidden, pieces),
+                                 Maxout(hidden, hidden, pieces))
+        self.features = hidden
+        self.apply(_toy_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+# ----------------------------------------------------------------------------------------------------- wrappers
+
+class MinibatchStdDev(nn.Module):
+    """Karras et al. 2018 (ProGAN, §3): the standard deviation of each feature over a group of samples, averaged
+    into one number and appended to every sample's features. A collapsed G produces groups with near-zero spread,
+    which D can then see — the statistic of the *batch* that a per-sample D otherwise cannot."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        n, f = h.shape
+        g = math.gcd(self.group, n)
+        std = h.float().view(g, n // g, f).var(0, unbiased=False).add(1e-8).sqrt()  # (n/g, f): over each group
+        stat = std.mean(1, keepdim=True).repeat(g, 1).to(h.dtype)  # (n, 1), sample i in group i mod n/g
+        return torch.cat([h, stat], 1)  # (N, F) → (N, F + 1)
+
+
+class Discriminator(nn.Module):
+    """D(x, y) = w·φ(x) + b  [+ ⟨embed(y), φ(x)⟩ for a class-conditional D].
+
+    pack > 1 — PacGAN (Lin et al. 2018): D judges ``pack`` samples at once, concatenated along channels, all real
+    or all generated. A collapsed G's packs hold near-copies, which real packs never do, so D can penalise the lack
+    of diversity. The batch must be a multiple of ``pack``; the output has one logit per pack.
+    n_classes > 0 — the projection discriminator (Miyato & Koyama 2018, eq. 3): the class enters as an inner
+    product with the features, rather than concatenated to the input.
+    """
+
+    def __init__(self, trunk: nn.Module, pack: int = 1, mbstd: bool = False, n_classes: int = 0):
+        super().__init__()
+        self.trunk, self.pack = trunk, pack
+        self.mbstd = MinibatchStdDev() if mbstd else None
+        features = trunk.features + (1 if mbstd else 0)
+        self.head = nn.Linear(features, 1)
+        self.embed = nn.Embedding(n_classes, features) if n_classes else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.pack > 1:
+            n = x.shape[0]
+            x = x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:])  # (N, C, …) → (N/p, p·C, …)
+        h = self.trunk(x)  # (N, F)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
+        out = self.head(h).squeeze(1)  # (N,) logits
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a class-conditional D needs the labels y")
+            out = out + (self.embed(y) * h).sum(1)
+        return out
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, y): the one-hot class appended to z (Mirza & Osindero 2014)."""
+
+    def __init__(self, base: nn.Module, n_classes: int):
+        super().__init__()
+        self.base, self.n_classes = base, n_classes
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        onehot = torch.nn.functional.one_hot(y, self.n_classes).to(z.dtype)
+        return self.base(torch.cat([z, onehot], 1))  # (N, d + classes) → image
 
 
 # ----------------------------------------------------------------------------------------------------- factory
 
-def build_gan(arch: str, latent_dim: int, image_shape: tuple[int, int, int], width: int = 64
-              ) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for an architecture name; image_shape is (C, H, W)."""
+def build_gan(arch: str, latent_dim: int, image_shape: tuple[int, ...], width: int = 64, *, pack: int = 1,
+              mbstd: bool = False, n_classes: int = 0, spectral_norm: bool = False, d_batchnorm: bool = True
+              ) -> tuple[nn.Module, Discriminator]:
+    """(G, D) for an architecture name; image_shape is (C, H, W), or (2,) for the toy arch.
+
+    spectral_norm: every weight of D divided by its largest singular value (Miyato et al. 2018), making each
+    layer 1-Lipschitz; estimated by one power iteration per forward pass, as in the paper."""
+    g_in = latent_dim + n_classes
+    d_shape = (image_shape[0] * pack, *image_shape[1:])
     if arch == "mlp":
-        return MLPGenerator(latent_dim, image_shape, width), MLPDiscriminator(image_shape, width)
-    if arch == "dcgan":
-        return DCGANGenerator(latent_dim, image_shape, width), DCGANDiscriminator(image_shape, width)
-    if arch == "tf-dcgan":
+        G, trunk = MLPGenerator(g_in, image_shape, width), MLPDiscriminator(d_shape, width)
+    elif arch == "dcgan":
+        G, trunk = DCGANGenerator(g_in, image_shape, width), DCGANDiscriminator(d_shape, width, d_batchnorm)
+    elif arch == "tf-dcgan":
         if tuple(image_shape) != (1, 28, 28):
             raise ValueError("tf-dcgan is fixed at 1×28×28")
-        return TFDCGANGenerator(latent_dim), TFDCGANDiscriminator()
-    raise ValueError(f"unknown architecture {arch!r}")
+        G, trunk = TFDCGANGenerator(g_in), TFDCGANDiscriminator(pack)
+    elif arch == "toy":
+        if len(image_shape) != 1:
+            raise ValueError("the toy architecture generates points, shape (dim,)")
+        G, trunk = ToyGenerator(g_in, image_shape[0]), ToyDiscriminator(d_shape[0])
+    else:
+        raise ValueError(f"unknown architecture {arch!r}")
+    if n_classes:
+        G = ConditionalGenerator(G, n_classes)
+    D = Discriminator(trunk, pack, mbstd, n_classes)
+    if arch in ("dcgan", "toy"):
+        D.head.apply(_dcgan_init if arch == "dcgan" else _toy_init)
+    if spectral_norm:
+        for m in list(D.modules()):
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.utils.parametrizations.spectral_norm(m)
+    return G, D

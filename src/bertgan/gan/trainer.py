@@ -25,9 +25,17 @@ from bertgan.errors import UsageError
 from bertgan.gan.config import GANConfig, resolve_shape, validate
 from bertgan.gan.losses import LOSSES, threshold_accuracy
 from bertgan.gan.models import build_gan, sample_prior
+from bertgan.gan.regularizers import (
+    EMA,
+    add_instance_noise,
+    gradient_penalty,
+    instance_noise_std,
+    interpolates,
+    r1_penalty,
+)
 from bertgan.io import read_json, write_json
 from bertgan.report.html import write_report
-from bertgan.report.plots import plot_gan_curves, save_grid, to_uint8
+from bertgan.report.plots import plot_gan_curves, plot_points, save_grid, to_uint8
 from bertgan.train.checkpoint import (
     load_checkpoint,
     prepare_run_dir,
@@ -43,6 +51,7 @@ CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 N_FIXED = 64  # size of the fixed-z sample grid
+N_FIXED_POINTS = 2500  # the 2-D sets are drawn as a scatter of this many samples (PacGAN's evaluation count)
 REPORT_EVERY_S = 20.0  # redraw curves.png and report.html at epoch ends at most this often (and at the end)
 METRIC_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
 _LABELS = {"img_per_s": "images/s", "loss_d": "loss_D", "loss_g": "loss_G", "d_real": "mean D(x), real",
@@ -57,14 +66,19 @@ class GANStep:
 
     Work is not done twice: G's forward pass for the D update is kept (with its graph) and reused by the G
     update that follows, as the PyTorch DCGAN example does; D's weights are frozen during the G update, whose
-    backward pass then computes only ∂/∂x through D.
+    backward pass then computes only ∂/∂x through D. The stabilisers the config turns on (regularizers.py) enter
+    D's loss here; G's samples are class-conditioned on the real batch's labels, so the generated class mix
+    follows the data's.
     """
 
     def __init__(self, G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                 opt_d: torch.optim.Optimizer, cfg: GANConfig, device: torch.device, precision: str):
-        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+                 opt_d: torch.optim.Optimizer, cfg: GANConfig, device: torch.device, precision: str,
+                 ema: EMA | None = None):
+        self.G, self.D, self.opt_g, self.opt_d, self.ema = G, D, opt_g, opt_d, ema
         self.d_loss, self.g_loss = LOSSES[cfg.loss]
+        self.d_kwargs = {"real_label": 1.0 - cfg.label_smoothing} if cfg.label_smoothing else {}
         self.latent_dim, self.prior, self.d_steps = cfg.latent_dim, cfg.prior, cfg.d_steps
+        self.r1, self.gp, self.conditional = cfg.r1, cfg.gp, cfg.conditional
         self.device, self.precision = device, precision
         self.reset_metrics()
 
@@ -72,18 +86,33 @@ class GANStep:
         self._sums = torch.zeros(len(METRIC_NAMES), device=self.device)
         self._d_count = self._g_count = 0
 
-    def __call__(self, real: torch.Tensor, step: int) -> None:
+    def __call__(self, real: torch.Tensor, step: int, labels: torch.Tensor | None = None,
+                 noise_std: float = 0.0) -> None:
         n = real.shape[0]
         g_turn = (step + 1) % self.d_steps == 0
+        y = labels if self.conditional else None
+        G = (lambda z: self.G(z, y)) if self.conditional else self.G
+        D = (lambda x: self.D(x, y)) if self.conditional else self.D
         z = sample_prior(n, self.latent_dim, self.prior, device=self.device)
         with autocast(self.device, self.precision):
             with torch.set_grad_enabled(g_turn):
-                fake = self.G(z)  # (N, C, H, W); graph kept only if the G update below will reuse it
+                fake = G(z)  # (N, C, H, W); graph kept only if the G update below will reuse it
+            d_real_in = add_instance_noise(real, noise_std)
+            if self.r1:
+                d_real_in = d_real_in.detach().requires_grad_(True)
             # Real and generated batches go through D separately: BatchNorm in D must not mix their statistics,
             # and one concatenated batch measured slower on CPU anyway.
-            real_logits, fake_logits = self.D(real).float(), self.D(fake.detach()).float()
+            real_logits = D(d_real_in).float()
+            fake_logits = D(add_instance_noise(fake.detach(), noise_std)).float()
         # D ascends V(D, G): descend d_loss = −V.
-        loss_d = self.d_loss(real_logits, fake_logits)
+        loss_d = self.d_loss(real_logits, fake_logits, **self.d_kwargs)
+        if self.r1:
+            loss_d = loss_d + r1_penalty(real_logits, d_real_in, self.r1)
+        if self.gp:
+            x_hat = interpolates(real, fake)
+            with autocast(self.device, self.precision):
+                hat_logits = D(x_hat).float()
+            loss_d = loss_d + gradient_penalty(hat_logits, x_hat, self.gp)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -101,13 +130,15 @@ class GANStep:
         self.D.requires_grad_(False)
         try:
             with autocast(self.device, self.precision):
-                g_logits = self.D(fake).float()
+                g_logits = D(add_instance_noise(fake, noise_std)).float()
             loss_g = self.g_loss(g_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G)
         self._sums[1] += loss_g.detach()
         self._g_count += 1
 
@@ -194,20 +225,28 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    shape = (cfg.channels, cfg.image_size, cfg.image_size)
-    G, D = build_gan(cfg.arch, cfg.latent_dim, shape, cfg.width)
+    n_classes = len(data.class_names) if cfg.conditional else 0
+    if cfg.conditional and data.labels is None:
+        raise UsageError(f"--conditional: {cfg.dataset} has no class labels")
+    G, D = build_run_models(cfg, n_classes)
     fmt = torch.channels_last if uses_convolutions(cfg.arch) else torch.contiguous_format
     G = G.to(device, memory_format=fmt)
     D = D.to(device, memory_format=fmt)
     opt_g, opt_d = make_optimizers(G, D, cfg, device)
-    fixed_z = sample_prior(N_FIXED, cfg.latent_dim, cfg.prior,
+    ema = EMA(G, cfg.ema) if cfg.ema else None
+    points = cfg.arch == "toy"
+    fixed_n = N_FIXED_POINTS if points else N_FIXED
+    fixed_z = sample_prior(fixed_n, cfg.latent_dim, cfg.prior,
                            generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device)
+    fixed_y = (torch.arange(fixed_n) % n_classes).to(device) if n_classes else None
 
     step, elapsed = 0, 0.0
     if resume:
         ckpt = load_checkpoint(ckpt_path)
         restore_module(G, ckpt, "G", str(ckpt_path))
         restore_module(D, ckpt, "D", str(ckpt_path))
+        if ema is not None:
+            restore_module(ema.model, ckpt, "G_ema", str(ckpt_path))
         restore_optimizer(opt_g, ckpt, "opt_G")
         restore_optimizer(opt_d, ckpt, "opt_D")
         restore_rng(ckpt)
@@ -215,27 +254,38 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     rows = rewind_metrics(run / METRICS, step)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
     (run / "samples").mkdir(exist_ok=True)
-    if not resume:
+    if not resume and not points:
         save_grid(run / "real.png", data.images[:N_FIXED])
 
     images = data.images.to(device) if device.type != "cpu" else data.images
-    stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision)
+    labels = data.labels.to(images.device) if n_classes else None
+    stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision, ema)
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_path, {"G": G, "D": D}, {"opt_G": opt_g, "opt_D": opt_d},
-                        meta={"step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed_now()})
+        modules = {"G": G, "D": D} | ({"G_ema": ema.model} if ema is not None else {})
+        save_checkpoint(ckpt_path, modules, {"opt_G": opt_g, "opt_D": opt_d},
+                        meta={"step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed_now(),
+                              "n_classes": n_classes})
 
     t0 = time.perf_counter()
     elapsed_now = lambda: elapsed + time.perf_counter() - t0
 
     def sample_grid(name: str | None) -> Path:
-        G.eval()
+        sampler = ema.model if ema is not None else G
+        sampler.eval()
         with torch.no_grad(), autocast(device, precision):
-            imgs = to_uint8(G(fixed_z))
-        G.train()
+            out = sampler(fixed_z, fixed_y) if n_classes else sampler(fixed_z)
+        sampler.train(sampler is G)
+        if points:
+            title = f"{cfg.dataset}: {fixed_n} samples at step {step}"
+            if name:
+                plot_points(run / "samples" / name, out.float().cpu().numpy(), data.images[:fixed_n].numpy(), title)
+            return plot_points(run / "samples.png", out.float().cpu().numpy(), data.images[:fixed_n].numpy(), title)
+        imgs = to_uint8(out)
+        nrow = n_classes if 2 <= n_classes <= 16 else None  # a column per class
         if name:
-            save_grid(run / "samples" / name, imgs)
-        return save_grid(run / "samples.png", imgs)
+            save_grid(run / "samples" / name, imgs, nrow)
+        return save_grid(run / "samples.png", imgs, nrow)
 
     def report(interrupted: bool = False) -> Path:
         if rows:
@@ -248,7 +298,9 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         summary.update({label: last[k] for k, label in _LABELS.items() if k in last})
         gallery = [(p.stem.replace("_", " "), f"samples/{p.name}")
                    for p in sorted((run / "samples").glob("epoch_*.png"))]
-        figures = [("samples from a fixed z (latest)", "samples.png"), ("real training images", "real.png")]
+        figures = [("samples from a fixed z (latest)", "samples.png")]
+        if not points:
+            figures.append(("real training images", "real.png"))
         if rows:
             figures.append(("losses, D(x) vs D(G(z)), D's threshold accuracy", "curves.png"))
         return write_report(run, f"GAN run — {run.name}", summary, figures, gallery, dataclasses.asdict(cfg),
@@ -267,9 +319,11 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             if order is None or i == 0:
                 order = epoch_order(cfg.seed, epoch, n).to(images.device)
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            real = images[idx].to(device, non_blocking=True).float().div_(127.5).sub_(1.0)  # uint8 → [−1, 1]
-            real = real.contiguous(memory_format=fmt)
-            stepper(real, step)
+            real = images[idx].to(device, non_blocking=True).float()
+            if not points:
+                real = real.div_(127.5).sub_(1.0).contiguous(memory_format=fmt)  # uint8 → [−1, 1]
+            stepper(real, step, labels[idx] if labels is not None else None,
+                    instance_noise_std(cfg.instance_noise, step, total_steps))
             step += 1
             images_log += cfg.batch_size
             bar.update(cfg.batch_size)
@@ -309,12 +363,28 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
 
 # ------------------------------------------------------------------------------------------------ sampling
 
+def build_run_models(cfg: GANConfig, n_classes: int = 0):
+    """(G, D) as a run's config describes them. BatchNorm leaves D when a per-sample constraint is on (R1,
+    gradient penalty, spectral norm): Miyato et al.'s SN-DCGAN and Gulrajani et al.'s critic have none, and a
+    batch-normalised D makes each sample's gradient depend on the others."""
+    shape = (cfg.channels,) if cfg.arch == "toy" else (cfg.channels, cfg.image_size, cfg.image_size)
+    return build_gan(cfg.arch, cfg.latent_dim, shape, cfg.width, pack=cfg.pack, mbstd=cfg.mbstd,
+                     n_classes=n_classes, spectral_norm=cfg.spectral_norm,
+                     d_batchnorm=not (cfg.spectral_norm or cfg.gp or cfg.r1))
+
+
 def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, GANConfig]:
+    """A run's G for sampling — its EMA weights where the run kept them."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    ckpt = load_checkpoint(run_dir / CHECKPOINT)
-    G, _ = build_gan(cfg.arch, cfg.latent_dim, (cfg.channels, cfg.image_size, cfg.image_size), cfg.width)
-    restore_module(G, ckpt, "G", str(run_dir / CHECKPOINT))
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file — {run_dir} holds no trained generator; train one with "
+                         f"'bertgan gan train --out {run_dir}'")
+    ckpt = load_checkpoint(path)
+    G, _ = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
+    name = "G_ema" if any(k.startswith("G_ema.") for k in ckpt.tensors) else "G"
+    restore_module(G, ckpt, name, str(path))
     return G.to(device).eval(), cfg
 
 
@@ -340,6 +410,11 @@ def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torc
         z, nrow = z.reshape(rows * frames, cfg.latent_dim), frames
     else:
         z, nrow = sample_prior(n, cfg.latent_dim, cfg.prior, generator=gen), math.ceil(math.sqrt(n))
+    k = getattr(G, "n_classes", 0)
     with torch.no_grad():
-        images = to_uint8(G(z.to(device)))
+        if k:  # class i mod k: with nrow = k, a column per class
+            nrow = k if k <= 16 and not interpolate else nrow
+            images = to_uint8(G(z.to(device), (torch.arange(z.shape[0]) % k).to(device)))
+        else:
+            images = to_uint8(G(z.to(device)))
     return images, nrow

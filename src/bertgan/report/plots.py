@@ -53,6 +53,47 @@ def _plt():
     return plt
 
 
+def plot_points(path: str | Path, fake: np.ndarray, real: np.ndarray, title: str = "",
+                centers: np.ndarray | None = None) -> Path:
+    """A 2-D GAN's samples (orange) over the real points (blue): collapse shows as empty modes."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.35, c="tab:blue", label="real", linewidths=0)
+    ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.6, c="tab:orange", label="generated", linewidths=0)
+    if centers is not None:
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="black", s=30, label="modes")
+    lim = max(np.abs(real).max(), 1.0) * 1.25
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    ax.set_title(title, fontsize=9)
+    return save_figure(plt, fig, path)
+
+
+def plot_class_histogram(path: str | Path, generated_share: np.ndarray, real_share: np.ndarray,
+                         names: Sequence[str] | None = None, title: str = "") -> Path:
+    """Share of generated samples per class (bars) against the real data's share (black ticks): the seed's
+    "only a few of the classes get generated" as a picture."""
+    plt = _plt()
+    k = len(generated_share)
+    fig, ax = plt.subplots(figsize=(min(12, 3 + 0.5 * k) if k <= 30 else 12, 3.6))
+    x = np.arange(k)
+    ax.bar(x, generated_share, width=0.8 if k <= 30 else 1.0, color="tab:orange", label="generated")
+    if k <= 30:
+        ax.scatter(x, real_share, marker="_", s=400, c="black", label="real", zorder=3)
+        ax.set_xticks(x, list(names) if names is not None else [str(i) for i in x], rotation=30 if k > 10 else 0,
+                      fontsize=8)
+    else:
+        ax.plot(x, real_share, c="black", lw=1, label="real")
+        ax.set_xlabel("mode")
+    ax.set_ylabel("share of samples")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(plt, fig, path)
+
+
 def plot_gan_curves(path: str | Path, rows: Sequence[dict], title: str = "") -> Path:
     """Three panels over steps: loss_D and loss_G; mean D(x) and D(G(z)) against the 0.5 threshold; D's
     accuracy at that threshold on real and on generated batches."""
@@ -118,6 +159,10 @@ def _save_panels(plt, fig, axes, path: str | Path) -> Path:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return save_figure(plt, fig, path)
+
+
+def save_figure(plt, fig, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
