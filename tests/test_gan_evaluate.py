@@ -53,6 +53,8 @@ def test_evaluate_digits_writes_eval_json_and_plots(digits_run, capsys):
     assert r["domain-fid"]["value"] > r["domain-fid"]["floor"] >= 0  # 4 steps of training vs real digits
     m = r["modes"]
     assert sum(m["histogram"]) == 200 and len(m["histogram"]) == 10 and 0 <= m["modes_covered"] <= 10
+    # the floor: real held-out digits through the same classifier cover every class, with a small KL
+    assert m["floor"]["modes_covered"] == 10 and m["floor"]["kl"] < m["kl"]
     assert 0 <= r["pr"]["precision"] <= 1 and r["pr"]["feature_space"] == "domain"
     for png in ("eval_modes.png", "eval_samples.png"):
         assert (digits_run / png).stat().st_size > 1000
@@ -92,6 +94,8 @@ def test_evaluate_grid_scores_modes(tmp_path):
     m = r["modes"]
     assert r["n"] == 2500 and m["n_modes"] == 25 and sum(m["counts"]) == 2500
     assert (run / "eval_points.png").is_file()
+    assert main(["gan", "sample", "--run", str(run), "-n", "300", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 5000  # a scatter, not a grid of 2-pixel "images"
 
 
 def test_conditional_run_samples_each_class(tmp_path):

@@ -306,6 +306,10 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
     if clf_dataset and ({"domain-fid", "modes"} & set(names) or ({"pr", "dc"} & set(names) and not feats)):
         from bertgan.metrics.fid import fid
 
+        want = 3 if cfg.dataset == "stacked-mnist" else 1
+        if fake.shape[1] != want:
+            raise UsageError(f"{run}: G makes {fake.shape[1]}-channel images, but the {clf_dataset} classifier reads "
+                             f"{want} channel(s) of {cfg.dataset}; use --metrics fid,kid,pr,dc for this run")
         model, info = load_classifier(cfg.dataset, cfg.data_dir, progress=progress, log=log)
         result["classifier"] = info
         lab_fake, d_fake = classify_channels(model, fake)
@@ -318,6 +322,12 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
                                     "network": f"bertgan's {clf_dataset} classifier, 128-d penultimate layer"}
         if "modes" in names:
             result["modes"] = _modes(cfg.dataset, lab_fake, train, run, info)
+            # The same measurement on real images the classifier never saw: what a perfect G would score, given
+            # the classifier's own errors.
+            lab_real, _ = classify_channels(model, floor_a)
+            floor = _modes(cfg.dataset, lab_real, train, None, info)
+            result["modes"]["floor"] = {k: floor[k] for k in ("modes_covered", "kl") if k in floor}
+            result["modes"]["floor"]["n"] = len(floor_a)
 
     if {"pr", "dc"} & set(names):
         from bertgan.metrics.prdc import prdc
@@ -337,16 +347,21 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
     return _finish(run, result, t0)
 
 
-def _modes(dataset: str, lab_fake: np.ndarray, train: ImageData, run: Path, info: dict) -> dict:
+def _modes(dataset: str, lab_fake: np.ndarray, train: ImageData, run: Path | None, info: dict) -> dict:
+    """Mode coverage of classifier labels; with ``run``, also its histogram plot."""
     from bertgan.metrics.modes import mode_coverage, stacked_mnist_score
 
     if dataset == "stacked-mnist":
         score = stacked_mnist_score(lab_fake)
+        if run is None:
+            return score
         hist = np.bincount(100 * lab_fake[:, 0] + 10 * lab_fake[:, 1] + lab_fake[:, 2], minlength=1000)
         _plot_histogram(run / "eval_modes.png", hist, np.full(1000, 1 / 1000), None,
                         f"Stacked MNIST: {score['modes_covered']}/1000 modes, KL {score['kl']:.3f}")
         return score
     score = mode_coverage(lab_fake[:, 0], train.labels.numpy(), len(train.class_names))
+    if run is None:
+        return score
     real = np.asarray(score["real_histogram"], dtype=np.float64)
     _plot_histogram(run / "eval_modes.png", np.asarray(score["histogram"]), real / real.sum(), train.class_names,
                     f"{dataset}: {score['modes_covered']}/{score['n_modes']} classes covered, "

@@ -398,8 +398,9 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torch.device,
              interpolate: bool = False, frames: int = 10) -> tuple[torch.Tensor, int]:
-    """uint8 images and the grid's row length. interpolate: n // frames rows (at least one), each a walk from one
-    z to another in ``frames`` steps (slerp for the normal prior, a straight line for the uniform one)."""
+    """uint8 images (float points for the 2-D sets) and the grid's row length. interpolate: n // frames rows (at
+    least one), each a walk from one z to another in ``frames`` steps (slerp for the normal prior, a straight line
+    for the uniform one)."""
     gen = torch.Generator().manual_seed(seed)
     if interpolate:
         rows = max(1, n // frames)
@@ -414,7 +415,7 @@ def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torc
     with torch.no_grad():
         if k:  # class i mod k: with nrow = k, a column per class
             nrow = k if k <= 16 and not interpolate else nrow
-            images = to_uint8(G(z.to(device), (torch.arange(z.shape[0]) % k).to(device)))
+            out = G(z.to(device), (torch.arange(z.shape[0]) % k).to(device))
         else:
-            images = to_uint8(G(z.to(device)))
-    return images, nrow
+            out = G(z.to(device))
+    return (out.float().cpu() if cfg.arch == "toy" else to_uint8(out)), nrow
