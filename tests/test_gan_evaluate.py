@@ -134,8 +134,14 @@ def test_collapse_demo_cli(tmp_path, capsys):
     assert "plain" in text and "stabilised" in text and "/25" in text
     r = json.loads((out / "collapse.json").read_text())
     assert set(r["grid-25"]) == {"plain", "stabilised"}
-    assert r["grid-25"]["stabilised"]["recipe"]["pack"] == 4
+    assert r["grid-25"]["stabilised"]["recipe"]["pack"] == 2
     assert (out / "collapse.png").stat().st_size > 5000
+    # Run again: the finished runs are reused, not retrained.
+    ckpt = out / "grid-25-plain" / "checkpoint.safetensors"
+    before = ckpt.stat().st_mtime_ns
+    assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--steps", "5",
+                 "--no-progress"]) == 0
+    assert ckpt.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -140,7 +140,7 @@ and the stabilised recipe side by side on each dataset, then prints and draws mo
 histograms and the samples (collapse.png, collapse.json).
 
   plain       the seed's game: --loss minimax, no stabiliser
-  stabilised  non-saturating loss, PacGAN packing (4), minibatch std-dev, EMA of G's weights (0.999)
+  stabilised  non-saturating loss, PacGAN packing (2), minibatch std-dev, EMA of G's weights (0.99)
 Networks: PacGAN's 2-D MLPs on grid-25 / ring-8 (6000 steps); Goodfellow et al.'s fully connected G and D on
 images (4000 steps of 64, ~4 epochs of Fashion-MNIST; a few CPU-minutes each).
 
