@@ -6,7 +6,7 @@ import pytest
 
 from bertgan.cli import main
 
-SUBCOMMANDS = [["demo"], ["gan", "train"], ["gan", "sample"]]
+SUBCOMMANDS = [["demo"], ["gan", "train"], ["gan", "sample"], ["gan", "evaluate"], ["gan", "collapse-demo"]]
 
 
 @pytest.mark.parametrize("cmd", [[], *SUBCOMMANDS, ["gan"]])
@@ -48,7 +48,7 @@ def test_dry_run_sample(tmp_path, capsys):
 BAD = [
     (["gan", "train", "--dataset", "cifar"], "--dataset cifar: unknown dataset"),
     (["gan", "train", "--arch", "resnet"], "--arch resnet: unknown architecture"),
-    (["gan", "train", "--loss", "wasserstein"], "--loss wasserstein: unknown loss"),
+    (["gan", "train", "--loss", "earth-mover"], "--loss earth-mover: unknown loss"),
     (["gan", "train", "--preset", "biggan"], "--preset biggan: unknown preset"),
     (["gan", "train", "--prior", "cauchy"], "--prior cauchy: unknown prior"),
     (["gan", "train", "--latent-dim", "0"], "--latent-dim 0: must be a positive integer"),
@@ -62,6 +62,15 @@ BAD = [
     (["gan", "train", "--epochs", "many"], "invalid int value"),
     (["gan", "train", "--device", "cuda:7"], "no such CUDA device"),
     (["gan", "sample", "--run", "{tmp}"], "config.json: not found"),
+    (["gan", "train", "--pack", "3", "--batch-size", "64"], "must be a multiple of it"),
+    (["gan", "train", "--loss", "hinge", "--label-smoothing", "0.1"], "not to --loss hinge"),
+    (["gan", "train", "--arch", "toy"], "train with --arch toy"),
+    (["gan", "train", "--dataset", "grid-25"], "train with --arch toy"),
+    (["gan", "train", "--ema", "1.5"], "--ema 1.5: the decay must be in [0, 1)"),
+    (["gan", "train", "--gp", "-1"], "--gp -1.0: a penalty weight"),
+    (["gan", "train", "--conditional", "--pack", "2"], "--pack with --conditional"),
+    (["gan", "evaluate", "--run", "{tmp}"], "config.json: not found"),
+    (["gan", "collapse-demo", "--out", "{tmp}/d", "--datasets", "cifar"], "needs a dataset with known modes"),
 ]
 
 
@@ -71,7 +80,7 @@ def test_bad_input_is_one_clear_error(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
     if argv[1] == "train":
         argv += ["--out", str(out), "--no-progress"]
-    else:
+    elif argv[1] == "sample":
         argv += ["--out", str(tmp_path / "x.png")]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -18,6 +18,8 @@ Unbiased FID and Inception Score and where to find them"), and report N with eve
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy
 import scipy.linalg
@@ -41,7 +43,11 @@ _SQRTM_HAS_DISP = np.lib.NumpyVersion(scipy.__version__) < "1.16.0"
 def _sqrtm(a: np.ndarray) -> np.ndarray:
     if _SQRTM_HAS_DISP:
         return scipy.linalg.sqrtm(a, disp=False)[0]
-    return scipy.linalg.sqrtm(a)
+    # A singular product (features that never fire, e.g. a ReLU unit dead on every sample) makes SciPy warn; the
+    # result is still the reference code's, so the warning would only be noise on every evaluation.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        return scipy.linalg.sqrtm(a)
 
 
 def _features(x, name: str) -> np.ndarray:
