@@ -21,6 +21,7 @@ real-image Inception features are cached too (``cache_dir()/features``, plain .n
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -199,7 +200,7 @@ def parse_metrics(text: str | None, dataset: str) -> tuple[str, ...]:
     return names
 
 
-def _real_inception(name: str, images: torch.Tensor, key: str, progress: bool, extractor) -> np.ndarray:
+def _real_inception(images: torch.Tensor, key: str, progress: bool, extractor) -> np.ndarray:
     """Inception features of real images, cached as .npy by (dataset, split, n, seed)."""
     path = cache_dir() / "features" / f"{key}.npy"
     if path.is_file():
@@ -286,12 +287,15 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         extractor = InceptionFeatures(dev)
         log(f"Inception features: {n} generated + real images (cached after the first run)")
         f_fake = extractor(fake, progress=progress)
-        key = f"{Path(cfg.dataset).name}-{cfg.image_size}-{cfg.channels}"
-        f_ref = _real_inception(cfg.dataset, ref.images, f"{key}-train-{n}-{seed + 1}", progress, extractor)
+        # Folders: the absolute path's digest and the image count, so two folders of one name never share a cache.
+        name = cfg.dataset if not cfg.dataset.startswith("folder:") else \
+            f"folder-{hashlib.sha1(cfg.dataset.encode()).hexdigest()[:12]}-{len(train)}"
+        key = f"{name}-{cfg.image_size}-{cfg.channels}"
+        f_ref = _real_inception(ref.images, f"{key}-train-{n}-{seed + 1}", progress, extractor)
         if test is None:
             f_a, f_b = extractor(floor_a, progress=progress), extractor(floor_b, progress=progress)
         else:
-            f_a = _real_inception(cfg.dataset, floor_a, f"{key}-test-{len(floor_a)}-{seed + 3}", progress, extractor)
+            f_a = _real_inception(floor_a, f"{key}-test-{len(floor_a)}-{seed + 3}", progress, extractor)
             f_b = f_ref[:len(floor_a)]
         feats["inception"] = (f_fake, f_ref)
         if "fid" in names:
