@@ -248,20 +248,18 @@ def format_eval(r: dict) -> str:
         lines.append(f"  density     {r['dc']['density']:.3f}   coverage {r['dc']['coverage']:.3f}")
     m = r.get("modes")
     if m:
+        n_modes = m.get("n_modes", 1000)
+        floor = (f"   (real test images: {m['floor']['modes_covered']}/{n_modes}, KL {m['floor']['kl']:.4f})"
+                 if "floor" in m else "")
         if "high_quality" in m:
-            lines.append(f"  modes       {m['modes_covered']}/{m['n_modes']}   high quality "
+            lines.append(f"  modes       {m['modes_covered']}/{n_modes}   high quality "
                          f"{100 * m['high_quality']:.1f}%   reverse KL {m['reverse_kl']:.4f}")
-        elif "n_modes" in m:
-            floor = f"   (real test images: {m['floor']['modes_covered']}/{m['n_modes']}, KL {m['floor']['kl']:.4f})" \
-                if "floor" in m else ""
-            lines.append(f"  modes       {m['modes_covered']}/{m['n_modes']} classes   "
-                         f"KL(gen||real) {m['kl']:.4f}{floor}")
+        elif "class_names" in m:
+            lines.append(f"  modes       {m['modes_covered']}/{n_modes} classes   KL(gen||real) {m['kl']:.4f}{floor}")
             lines.append("  histogram   " + " ".join(f"{name}:{c}" for name, c in zip(m["class_names"],
                                                                                       m["histogram"])))
         else:
-            floor = f"   (real test images: {m['floor']['modes_covered']}/1000, KL {m['floor']['kl']:.4f})" \
-                if "floor" in m else ""
-            lines.append(f"  modes       {m['modes_covered']}/1000   KL {m['kl']:.4f}{floor}")
+            lines.append(f"  modes       {m['modes_covered']}/{n_modes}   KL {m['kl']:.4f}{floor}")
     return "\n".join(lines)
 
 

@@ -317,19 +317,18 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         model, info = load_classifier(cfg.dataset, cfg.data_dir, progress=progress, log=log)
         result["classifier"] = info
         lab_fake, d_fake = classify_channels(model, fake)
-        _, d_ref = classify_channels(model, ref.images)
-        feats.setdefault("domain", (d_fake, d_ref))
+        # Real test images, classified once: the floor of the domain FID and of the mode figures alike.
+        lab_a, d_a = classify_channels(model, floor_a)
+        if "domain-fid" in names or ({"pr", "dc"} & set(names) and not feats):
+            _, d_ref = classify_channels(model, ref.images)
+            feats.setdefault("domain", (d_fake, d_ref))
         if "domain-fid" in names:
-            _, d_a = classify_channels(model, floor_a)
-            _, d_b = classify_channels(model, floor_b)
-            result["domain-fid"] = {"value": fid(d_fake, d_ref), "floor": fid(d_a, d_b), "n": n,
+            result["domain-fid"] = {"value": fid(d_fake, d_ref), "floor": fid(d_a, d_ref[:len(floor_b)]), "n": n,
                                     "network": f"bertgan's {clf_dataset} classifier, 128-d penultimate layer"}
         if "modes" in names:
             result["modes"] = _modes(cfg.dataset, lab_fake, train, run, info)
-            # The same measurement on real images the classifier never saw: what a perfect G would score, given
-            # the classifier's own errors.
-            lab_real, _ = classify_channels(model, floor_a)
-            floor = _modes(cfg.dataset, lab_real, train, None, info)
+            # What a perfect G would score, given the classifier's own errors on images it never saw.
+            floor = _modes(cfg.dataset, lab_a, train, None, info)
             result["modes"]["floor"] = {k: floor[k] for k in ("modes_covered", "kl") if k in floor}
             result["modes"]["floor"]["n"] = len(floor_a)
 

@@ -277,15 +277,14 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             out = sampler(fixed_z, fixed_y) if n_classes else sampler(fixed_z)
         sampler.train(sampler is G)
         if points:
-            title = f"{cfg.dataset}: {fixed_n} samples at step {step}"
-            if name:
-                plot_points(run / "samples" / name, out.float().cpu().numpy(), data.images[:fixed_n].numpy(), title)
-            return plot_points(run / "samples.png", out.float().cpu().numpy(), data.images[:fixed_n].numpy(), title)
-        imgs = to_uint8(out)
-        nrow = n_classes if 2 <= n_classes <= 16 else None  # a column per class
+            fake, real = out.float().cpu().numpy(), data.images[:fixed_n].numpy()
+            draw = lambda path: plot_points(path, fake, real, f"{cfg.dataset}: {fixed_n} samples at step {step}")
+        else:
+            imgs, nrow = to_uint8(out), (n_classes if 2 <= n_classes <= 16 else None)  # a column per class
+            draw = lambda path: save_grid(path, imgs, nrow)
         if name:
-            save_grid(run / "samples" / name, imgs, nrow)
-        return save_grid(run / "samples.png", imgs, nrow)
+            draw(run / "samples" / name)
+        return draw(run / "samples.png")
 
     def report(interrupted: bool = False) -> Path:
         if rows:
