@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bertgan.cli import bert, demo, gan, tokenizer
+    from bertgan.cli import apps, bert, demo, gan, tokenizer
 
     parser = _Parser(prog="bertgan", description="BERT and GAN, end to end — library and command line.")
     parser.add_argument("--version", action="version", version=f"bertgan {__version__}")
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     gan.register(sub)
     bert.register(sub)
     tokenizer.register(sub)
+    apps.register(sub)
     return parser
 
 

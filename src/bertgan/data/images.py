@@ -53,6 +53,11 @@ class ImageData:
         return self.images.shape[0]
 
 
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] → float [−1, 1], G's range (float input is returned as float, unchanged)."""
+    return images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+
+
 # --------------------------------------------------------------------------------------------------- IDX files
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bertgan.data.images import POINT_DATASETS, ImageData, cache_dir, load_images
+from bertgan.data.images import POINT_DATASETS, ImageData, cache_dir, load_images, to_unit
 from bertgan.errors import UsageError
 from bertgan.gan.classifier import DomainClassifier
 from bertgan.gan.config import GANConfig
@@ -49,11 +49,8 @@ MIN_N = 50
 
 # ------------------------------------------------------------------------------------------------ the classifier
 
-def _to_unit(images: torch.Tensor) -> torch.Tensor:
-    return images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
-
-
-def _classifier_split(dataset: str, data_dir) -> tuple[ImageData, ImageData]:
+def labelled_splits(dataset: str, data_dir=None) -> tuple[ImageData, ImageData]:
+    """(train, test) of a labelled image set at its native size, one channel."""
     if dataset == "digits":  # no test split: a fixed 80/20 split of the 1,797 images
         data = load_images("digits", 8, 1)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
@@ -70,7 +67,7 @@ def train_classifier(dataset: str, data_dir=None, *, epochs: int | None = None, 
     not reproduce. Default length: 2 epochs, and at least 150 steps on small sets (the 1,437 training digits)."""
     from tqdm.auto import tqdm
 
-    train, test = _classifier_split(dataset, data_dir)
+    train, test = labelled_splits(dataset, data_dir)
     if max_images is not None:
         train = ImageData(train.images[:max_images], train.labels[:max_images], train.name, train.class_names)
     gen = torch.Generator().manual_seed(seed)
@@ -88,7 +85,7 @@ def train_classifier(dataset: str, data_dir=None, *, epochs: int | None = None, 
         order = torch.randperm(len(train), generator=gen)
         for i in range(0, len(train), batch):
             idx = order[i:i + batch]
-            x = _to_unit(train.images[idx])
+            x = to_unit(train.images[idx])
             dx, dy = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist()
             x = torch.roll(x, (dy, dx), (2, 3))
             loss = F.cross_entropy(model(x), train.labels[idx])
@@ -136,7 +133,7 @@ def classify(model: DomainClassifier, images: torch.Tensor, batch: int = 1000) -
     """(labels (N,), features (N, 128)) of one-channel images (uint8, or float in [−1, 1])."""
     labels, feats = [], []
     for i in range(0, len(images), batch):
-        h = model.features(_to_unit(images[i:i + batch]))
+        h = model.features(to_unit(images[i:i + batch]))
         feats.append(h.numpy())
         labels.append(model.out(h).argmax(1).numpy())
     return np.concatenate(labels), np.concatenate(feats).astype(np.float64)

@@ -70,3 +70,26 @@ def macro_f1(y_true: Sequence | np.ndarray, y_pred: Sequence | np.ndarray, label
     """Unweighted mean of the per-class F1 over ``labels`` (default: every class in gold or predictions), as
     scikit-learn's ``f1_score(average="macro", zero_division=0)``."""
     return float(np.mean(list(per_class_f1(y_true, y_pred, labels).values())))
+
+
+def auroc(is_positive: Sequence | np.ndarray, scores: Sequence | np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random negative, ties
+    counting one half (the Mann–Whitney U statistic over n₊·n₋) — scikit-learn's ``roc_auc_score``. The anomaly
+    detection protocol scores anomalies as positives."""
+    y = np.asarray(is_positive).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim != 1 or y.shape != s.shape:
+        raise ValueError(f"expected two 1-D arrays of one length, got shapes {y.shape} and {s.shape}")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUROC needs both positives and negatives")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    # average ranks over ties (1-based)
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    for a, b in zip(starts, ends, strict=True):
+        ranks[order[a:b]] = (a + b + 1) / 2
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))

@@ -1,0 +1,68 @@
+"""``bertgan apps NAME``: the seeds' GAN applications. The flags of each command are its Config's fields
+(``bertgan.apps.NAME.Config``), so the command line, the library and config.json say the same thing."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+
+def _flag_type(field: dataclasses.Field):
+    return field.metadata.get("type") or type(field.default)
+
+
+def register(sub) -> None:
+    from bertgan.apps import APPS, load
+    from bertgan.cli import _Parser
+
+    apps = sub.add_parser("apps", help="the seeds' GAN applications (text→image, augmentation, anomaly, …)",
+                          description="The applications seeds 000 and 001 list, each trained and measured. "
+                                      "Every command has --quick (≤ 5 CPU-minutes) and defaults to the full "
+                                      "setting.")
+    asub = apps.add_subparsers(dest="app", metavar="APP", parser_class=_Parser)
+    apps.set_defaults(func=lambda a: (apps.print_help(), 2)[1])
+    for name, summary in APPS.items():
+        module = load(name)
+        p = asub.add_parser(name, help=summary, description=module.DESCRIPTION,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--out", required=True, help="run folder: config.json, result.json and the PNGs")
+        p.add_argument("--quick", action="store_true",
+                       help="the quick setting (≤ 5 CPU-minutes): " + _describe(module.SETTINGS.get("quick", {})))
+        p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ (default: $BERTGAN_DATA, "
+                                          "else download into ~/.cache/bertgan)")
+        group = p.add_argument_group("settings (default: the full setting; --dry-run prints them)")
+        for f in dataclasses.fields(module.Config):
+            flag = "--" + f.name.replace("_", "-")
+            typ = _flag_type(f)
+            if typ is bool:
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                   help=f.metadata.get("help"))
+            else:
+                group.add_argument(flag, type=typ, default=None, metavar=f.metadata.get("metavar"),
+                                   choices=f.metadata.get("choices"), help=f.metadata.get("help"))
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        p.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
+        p.set_defaults(func=cmd_app, app_name=name)
+
+
+def _describe(values: dict) -> str:
+    return ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items()) or "as full"
+
+
+def cmd_app(args) -> int:
+    from bertgan.apps import load
+    from bertgan.apps.common import resolve, run_app
+
+    module = load(args.app_name)
+    setting = "quick" if args.quick else "full"
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(module.Config)}
+    cfg = resolve(args.app_name, setting, **overrides)
+    if args.dry_run:
+        print(json.dumps({"app": args.app_name, "setting": setting, **dataclasses.asdict(cfg)}, indent=2))
+        return 0
+    result = run_app(args.app_name, cfg, args.out, setting=setting, data_dir=args.data_dir,
+                     progress=not args.no_progress)
+    print(module.format_result(result) if hasattr(module, "format_result") else json.dumps(result, indent=2))
+    print(f"wrote {args.out}/result.json")
+    return 0
