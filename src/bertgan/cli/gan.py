@@ -88,6 +88,21 @@ def register(sub) -> None:
     s.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
     s.set_defaults(func=cmd_sample)
 
+    x = gsub.add_parser("text2image", help="draw images from sentences with a text2image run's G",
+                        description="Draw n images per description from the G of a 'bertgan apps text2image' run "
+                                    "(the sentences embedded by the run's BERT), one row per description.\n\n"
+                                    "example:\n  bertgan gan text2image --run runs/t2i \"a sneaker\" \"바지 한 벌\" "
+                                    "-n 16 --out grid.png",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("texts", nargs="+", metavar="TEXT", help="descriptions, English or Korean")
+    x.add_argument("--run", required=True, help="run folder written by 'bertgan apps text2image'")
+    x.add_argument("-n", type=int, default=16, help="images per description (default 16)")
+    x.add_argument("--out", required=True, help="PNG file to write")
+    x.add_argument("--seed", type=int, default=0, help="seed for z (default 0)")
+    x.add_argument("--device", default="auto")
+    x.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
+    x.set_defaults(func=cmd_text2image)
+
     from bertgan.gan.evaluate import METRICS
 
     e = gsub.add_parser("evaluate", help="measure a trained G: FID/KID, precision/recall, modes",
@@ -211,6 +226,25 @@ def cmd_sample(args) -> int:
         print(plot_points(out, images.numpy(), real, f"{args.n} samples from {args.run}"))
         return 0
     print(save_grid(out, images, nrow))
+    return 0
+
+
+def cmd_text2image(args) -> int:
+    from bertgan.apps.text2image import generate_from_text, load_run
+    from bertgan.io import ensure_writable_dir
+    from bertgan.report.plots import save_grid
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out}: must be a .png file")
+    if args.dry_run:
+        _, cfg = load_run(args.run, "cpu")
+        print(f"would draw {args.n} images for each of {len(args.texts)} description(s) from {args.run} "
+              f"(BERT {cfg.bert}, {cfg.pooling} pooling) into {out}")
+        return 0
+    ensure_writable_dir(out.parent if str(out.parent) else ".", "--out")
+    images = generate_from_text(args.run, args.texts, args.n, args.seed, args.device)
+    print(save_grid(out, images, args.n))
     return 0
 
 

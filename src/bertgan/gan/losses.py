@@ -103,6 +103,14 @@ def g_wasserstein(fake_logits: Tensor) -> Tensor:
     return -fake_logits.mean()
 
 
+def d_matching_aware(real_logits: Tensor, wrong_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """GAN-INT-CLS's D loss (Reed et al. 2016, Algorithm 1): a text-conditional D must also learn that a real
+    image with a *mismatched* description is not a real pair. −[log D(x, h) + (log(1 − D(x, ĥ)) +
+    log(1 − D(G(z, h), h))) / 2]. G's pair is ``g_nonsaturating`` on D(G(z, h), h)."""
+    return -(F.logsigmoid(real_logits).mean()
+             + 0.5 * (F.logsigmoid(-wrong_logits).mean() + F.logsigmoid(-fake_logits).mean()))
+
+
 LOSSES: dict[str, tuple[Callable[..., Tensor], Callable[[Tensor], Tensor]]] = {
     "minimax": (d_minimax, g_minimax),
     "nonsaturating": (d_nonsaturating, g_nonsaturating),

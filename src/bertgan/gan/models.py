@@ -279,16 +279,21 @@ class Discriminator(nn.Module):
     or all generated. A collapsed G's packs hold near-copies, which real packs never do, so D can penalise the lack
     of diversity. The batch must be a multiple of ``pack``; the output has one logit per pack.
     n_classes > 0 — the projection discriminator (Miyato & Koyama 2018, eq. 3): the class enters as an inner
-    product with the features, rather than concatenated to the input.
+    product with the features, rather than concatenated to the input. cond_dim > 0 — the same for a continuous
+    condition y (N, cond_dim): ⟨W y, φ(x)⟩.
     """
 
-    def __init__(self, trunk: nn.Module, pack: int = 1, mbstd: bool = False, n_classes: int = 0):
+    def __init__(self, trunk: nn.Module, pack: int = 1, mbstd: bool = False, n_classes: int = 0,
+                 cond_dim: int = 0):
         super().__init__()
         self.trunk, self.pack = trunk, pack
         self.mbstd = MinibatchStdDev() if mbstd else None
         features = trunk.features + (1 if mbstd else 0)
         self.head = nn.Linear(features, 1)
-        self.embed = nn.Embedding(n_classes, features) if n_classes else None
+        # The condition's vector: a learned one per class, or a linear map of a continuous condition (a sentence
+        # embedding, apps/text2image.py) — the same inner product with φ(x) either way.
+        self.embed = (nn.Embedding(n_classes, features) if n_classes else
+                      nn.Linear(cond_dim, features, bias=False) if cond_dim else None)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
@@ -302,7 +307,7 @@ class Discriminator(nn.Module):
         out = self.head(h).squeeze(1)  # (N,) logits
         if self.embed is not None:
             if y is None:
-                raise ValueError("a class-conditional D needs the labels y")
+                raise ValueError("a conditional D needs the condition y")
             out = out + (self.embed(y) * h).sum(1)
         return out
 
@@ -319,16 +324,31 @@ class ConditionalGenerator(nn.Module):
         return self.base(torch.cat([z, onehot], 1))  # (N, d + classes) → image
 
 
+class TextConditionalGenerator(nn.Module):
+    """G(z, φ(t)) of GAN-INT-CLS (Reed et al. 2016, §4.1): the sentence embedding φ(t) is compressed by a fully
+    connected layer with leaky ReLU and appended to z."""
+
+    def __init__(self, base: nn.Module, cond_dim: int, proj_dim: int = 128):
+        super().__init__()
+        self.base, self.cond_dim, self.proj_dim = base, cond_dim, proj_dim
+        self.proj = nn.Sequential(nn.Linear(cond_dim, proj_dim), nn.LeakyReLU(0.2))
+
+    def forward(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.base(torch.cat([z, self.proj(h.to(z.dtype))], 1))  # (N, d + proj) → image
+
+
 # ----------------------------------------------------------------------------------------------------- factory
 
 def build_gan(arch: str, latent_dim: int, image_shape: tuple[int, ...], width: int = 64, *, pack: int = 1,
-              mbstd: bool = False, n_classes: int = 0, spectral_norm: bool = False, d_batchnorm: bool = True
-              ) -> tuple[nn.Module, Discriminator]:
+              mbstd: bool = False, n_classes: int = 0, spectral_norm: bool = False, d_batchnorm: bool = True,
+              cond_dim: int = 0, cond_proj: int = 128) -> tuple[nn.Module, Discriminator]:
     """(G, D) for an architecture name; image_shape is (C, H, W), or (2,) for the toy arch.
 
     spectral_norm: every weight of D divided by its largest singular value (Miyato et al. 2018), making each
     layer 1-Lipschitz; estimated by one power iteration per forward pass, as in the paper."""
-    g_in = latent_dim + n_classes
+    if n_classes and cond_dim:
+        raise ValueError("condition on classes or on a vector, not both")
+    g_in = latent_dim + n_classes + (cond_proj if cond_dim else 0)
     d_shape = (image_shape[0] * pack, *image_shape[1:])
     if arch == "mlp":
         G, trunk = MLPGenerator(g_in, image_shape, width), MLPDiscriminator(d_shape, width)
@@ -346,7 +366,9 @@ def build_gan(arch: str, latent_dim: int, image_shape: tuple[int, ...], width: i
         raise ValueError(f"unknown architecture {arch!r}")
     if n_classes:
         G = ConditionalGenerator(G, n_classes)
-    D = Discriminator(trunk, pack, mbstd, n_classes)
+    elif cond_dim:
+        G = TextConditionalGenerator(G, cond_dim, cond_proj)
+    D = Discriminator(trunk, pack, mbstd, n_classes, cond_dim)
     if arch in ("dcgan", "toy"):
         D.head.apply(_dcgan_init if arch == "dcgan" else _toy_init)
     if spectral_norm:
