@@ -127,6 +127,7 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
 @pytest.mark.parametrize("argv, message", [
     (["--beta", "1.5"], "--beta 1.5"),
     (["--steps", "0"], "--steps 0"),
+    (["--text-noise", "-0.1"], "--text-noise -0.1"),
     (["--bert", "/nonexistent/bert"], "no config.json"),
     (["--dataset", "digits"], "invalid choice"),
 ])

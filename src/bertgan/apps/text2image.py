@@ -75,6 +75,9 @@ class Config:
     width: int = dataclasses.field(default=64, metadata={"help": "channel / hidden-unit multiplier"})
     beta: float = dataclasses.field(default=0.5, metadata={
         "help": "INT: G also learns from β·φ(t1) + (1−β)·φ(t2); 0 turns INT off (default 0.5)"})
+    text_noise: float = dataclasses.field(default=0.5, metadata={
+        "help": "training-time noise on φ(t): a random vector of about this norm is added and the result "
+                "re-normalised, so G learns a neighbourhood of each sentence, not a point (default 0.5; 0 = off)"})
     samples: int = dataclasses.field(default=100, metadata={
         "help": "images generated per description for the evaluation (default 100)"})
     seed: int = 0
@@ -100,6 +103,8 @@ def validate(cfg: Config) -> None:
     from bertgan.apps.common import check_positive
 
     check_positive(cfg, "steps", "batch_size", "lr", "latent_dim", "width", "samples")
+    if cfg.text_noise < 0:
+        raise UsageError(f"--text-noise {cfg.text_noise}: must be ≥ 0 (0 turns it off)")
     if not 0.0 <= cfg.beta <= 1.0:
         raise UsageError(f"--beta {cfg.beta}: the interpolation weight must lie in [0, 1]")
     if cfg.bert and not (Path(cfg.bert) / "config.json").is_file():
@@ -171,10 +176,17 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
 
-    def pick(classes: torch.Tensor) -> torch.Tensor:
-        """A random training description of each class in ``classes`` (the image's caption this step)."""
+    def caption(classes: torch.Tensor) -> torch.Tensor:
+        """φ(t) of a random training description of each class in ``classes`` (the image's caption this step),
+        jittered on the unit sphere: with four sentences per class and language G would otherwise learn eight
+        points per class and nothing between them (cf. StackGAN's conditioning augmentation, Zhang et al. 2017)."""
         r = torch.rand(len(classes), generator=gen)
-        return torch.stack([train_ids[c][int(u * len(train_ids[c]))] for c, u in zip(classes.tolist(), r)])
+        ids = torch.stack([train_ids[c][int(u * len(train_ids[c]))] for c, u in zip(classes.tolist(), r)])
+        h = emb[ids]
+        if cfg.text_noise:
+            noise = torch.randn(h.shape, generator=gen).to(device) * (cfg.text_noise / h.shape[1] ** 0.5)
+            h = torch.nn.functional.normalize(h + noise, dim=1)
+        return h
 
     rows, sums, count = [], torch.zeros(6), 0
     per_epoch = len(x_all) // cfg.batch_size
@@ -188,9 +200,9 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
         idx = order[k * cfg.batch_size:(k + 1) * cfg.batch_size]
         x, y = x_all[idx].to(device), y_all[idx]
         n = len(idx)
-        h = emb[pick(y)]  # (N, H): the matching description
+        h = caption(y)  # (N, H): a matching description
         wrong_class = (y + torch.randint(1, 10, (n,), generator=gen)) % 10
-        h_wrong = emb[pick(wrong_class)]  # a description of another class
+        h_wrong = caption(wrong_class)  # a description of another class
         z = sample_prior(n, cfg.latent_dim, generator=gen).to(device)
         fake = G(z, h)
         real_logits, wrong_logits = D(x, h), D(x, h_wrong)
@@ -203,7 +215,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
         D.requires_grad_(False)
         loss_g = g_nonsaturating(D(fake, h))
         if cfg.beta > 0:  # INT: a second batch's descriptions, mixed with this one's
-            h2 = emb[pick(y[torch.randperm(n, generator=gen)])]
+            h2 = caption(y[torch.randperm(n, generator=gen)])
             h_int = cfg.beta * h + (1 - cfg.beta) * h2
             z2 = sample_prior(n, cfg.latent_dim, generator=gen).to(device)
             loss_g = loss_g + g_nonsaturating(D(G(z2, h_int), h_int))
