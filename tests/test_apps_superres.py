@@ -144,7 +144,6 @@ def test_dry_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, message", [
     (["--scale", "3"], "invalid choice"),
-    (["--scale", "2"], "--scale 2: fashion-mnist is 28×28"),
     (["--steps", "0"], "--steps 0: must be > 0"),
     (["--gan-steps", "-1"], "--gan-steps -1: must be > 0"),
     (["--dataset", "cifar"], "--dataset cifar"),
