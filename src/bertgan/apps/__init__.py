@@ -21,6 +21,13 @@ import importlib
 from types import ModuleType
 
 APPS: dict[str, str] = {
+    "text2image": "text → image: a GAN conditioned on our BERT's sentence embeddings (GAN-INT-CLS)",
+    "augment": "data augmentation: a conditional GAN enlarges a small labelled set; classifier with vs without it",
+    "anomaly": "anomaly detection: f-AnoGAN trained on one normal class; AUROC on the MNIST one-class protocol",
+    "superres": "super-resolution (SRGAN): ×4 / ×2 on MNIST, Fashion-MNIST and image folders; PSNR, SSIM vs bicubic",
+    "pix2pix": "image translation (pix2pix): edges→image, masked→full; U-Net + PatchGAN, L1 vs L1+cGAN",
+    "style": "style transfer (CycleGAN): MNIST ↔ thick / inverted / striped MNIST, unpaired; content kept?",
+    "inpaint": "restoration by inpainting (context encoder): masked L2 vs L2+adv; PSNR on the hole vs mean fill",
 }
 SETTINGS = ("quick", "full")
 

@@ -38,7 +38,8 @@ DATASETS = ("mnist", "fashion-mnist")  # labelled 28×28: ×4 is the issue's 7×
 class Config:
     dataset: str = field(default="fashion-mnist", metadata={
         "help": "mnist, fashion-mnist (28×28, ×4 from 7×7) or folder:PATH (PNG/JPEG, trained on random patches)"})
-    scale: int = field(default=4, metadata={"choices": [2, 4], "help": "up-scaling factor: 4 (7×7 → 28×28 on the 28×28 sets) or 2"})
+    scale: int = field(default=4, metadata={
+        "choices": [2, 4], "help": "up-scaling factor: 4 (7×7 → 28×28 on the 28×28 sets) or 2"})
     steps: int = field(default=2500, metadata={"help": "SRResNet training steps (pixel MSE)"})
     gan_steps: int = field(default=500, metadata={"help": "SRGAN steps after SRResNet (content + adversarial)"})
     batch_size: int = field(default=32, metadata={"help": "images (or patches) per step"})
