@@ -46,3 +46,28 @@ def _fixed_threads():
     torch.set_num_threads(min(n, 2))
     yield
     torch.set_num_threads(n)
+
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """``pytestmark = pytest.mark.usefixtures("private_cache")``: the download cache (evaluation classifiers,
+    Inception features) private to the module — its classifiers are trained once, never in the user's cache.
+    Module-scoped, so module-scoped fixtures that train or evaluate see it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def small_judge(private_cache):
+    """private_cache, with the MNIST / Fashion-MNIST evaluation classifier trained on 2,000 images × 3 epochs
+    (seconds) instead of 60,000 × 2 epochs."""
+    import bertgan.gan.evaluate as evaluate
+
+    real = evaluate.train_classifier
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluate, "train_classifier",
+                   lambda dataset, data_dir=None, **kw: real(dataset, data_dir,
+                                                            **{**kw, "epochs": 3, "max_images": 2000}))
+        yield

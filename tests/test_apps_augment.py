@@ -16,16 +16,7 @@ TINY = dict(per_class=12, seeds=2, gan_steps=4, gan_batch=16, latent_dim=8, widt
             pool_per_class=6, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def _module_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(_module_cache, monkeypatch):
-    # The judge classifiers are cached in the download cache: one for this module, never the user's.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
-
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 def test_translate_shifts_each_image_with_background_fill():
     x = torch.rand(5, 1, 6, 7) * 2 - 1

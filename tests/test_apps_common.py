@@ -21,6 +21,7 @@ def test_each_app_keeps_the_contract(name):
     assert dataclasses.is_dataclass(module.Config)
     assert set(module.SETTINGS) == set(SETTINGS)
     assert module.DESCRIPTION.strip() and callable(module.validate) and callable(module.run)
+    assert callable(module.format_result)
     fields = {f.name for f in dataclasses.fields(module.Config)}
     for setting, overrides in module.SETTINGS.items():
         assert set(overrides) <= fields, (setting, set(overrides) - fields)

@@ -15,23 +15,7 @@ from bertgan.gan.restoration import ContextEncoder, context_discriminator
 TINY = dict(steps=4, batch_size=16, width=8, code=16, train_images=300, test_images=100, examples=4, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def _module_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(_module_cache, monkeypatch):
-    # The judge is cached in the download cache: one private cache for this module, and a judge trained on 2,000
-    # images × 3 epochs (seconds) instead of the full 60,000 × 2 epochs.
-    import bertgan.gan.evaluate as evaluate
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
-    real = evaluate.train_classifier
-    monkeypatch.setattr(evaluate, "train_classifier",
-                        lambda dataset, data_dir=None, **kw: real(dataset, data_dir, **{**kw, "epochs": 3,
-                                                                                         "max_images": 2000}))
-
+pytestmark = pytest.mark.usefixtures("small_judge")
 
 def test_context_encoder_and_discriminator_shapes():
     G = ContextEncoder(channels=1, width=8, code=16)

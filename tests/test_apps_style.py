@@ -11,17 +11,7 @@ from bertgan.apps.common import resolve, run_app
 from bertgan.cli import main
 from bertgan.gan.image2image import PatchDiscriminator, ResBlock, ResnetGenerator
 
-
-@pytest.fixture(scope="module")
-def _module_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(_module_cache, monkeypatch):
-    # The judge (the digits classifier) is trained once for this module (~10 s), never in the user's cache.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
-
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 TINY = dict(dataset="digits", image_size=8, steps=4, batch_size=16, width=8, blocks=1, train_images=400,
             test_images=60, device="cpu")

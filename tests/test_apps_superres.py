@@ -16,23 +16,7 @@ from bertgan.gan.restoration import SRDiscriminator, SRResNetGenerator
 TINY = dict(steps=4, gan_steps=3, batch_size=16, width=8, blocks=1, d_width=4, examples=4, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def _module_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(_module_cache, monkeypatch):
-    # The judge is cached in the download cache: one private cache for this module, and a judge trained on 2,000
-    # images × 3 epochs (seconds) instead of the full 60,000 × 2 epochs.
-    import bertgan.gan.evaluate as evaluate
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
-    real = evaluate.train_classifier
-    monkeypatch.setattr(evaluate, "train_classifier",
-                        lambda dataset, data_dir=None, **kw: real(dataset, data_dir, **{**kw, "epochs": 3,
-                                                                                         "max_images": 2000}))
-
+pytestmark = pytest.mark.usefixtures("small_judge")
 
 @pytest.fixture
 def photos(tmp_path):

@@ -13,17 +13,7 @@ from bertgan.gan.trainer import train
 FAST = dict(precision="fp32", device="cpu", log_every=1)
 
 
-@pytest.fixture(scope="module")
-def _module_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(_module_cache, monkeypatch):
-    # The classifier and feature caches live in the download cache: one for this module, so the digits classifier
-    # is trained once (~10 s), never in the user's cache.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
-
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 @pytest.fixture
 def digits_run(tmp_path):

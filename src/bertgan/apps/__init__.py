@@ -11,6 +11,7 @@ Seed 000 lists what GANs are for — 이미지 합성, 데이터 증강, 스타�
   run(cfg, out, *, data_dir, progress, log) -> dict
                 trains and measures; writes its PNGs into ``out`` and returns the figures, which
                 ``apps/common.run_app`` saves as out/result.json beside out/config.json
+  format_result(result) -> str   the few lines the command prints
 
 ``apps/text2image.py`` is the one module where ``bert/`` and ``gan/`` meet.
 """

@@ -63,6 +63,6 @@ def cmd_app(args) -> int:
         return 0
     result = run_app(args.app_name, cfg, args.out, setting=setting, data_dir=args.data_dir,
                      progress=not args.no_progress)
-    print(module.format_result(result) if hasattr(module, "format_result") else json.dumps(result, indent=2))
+    print(module.format_result(result))
     print(f"wrote {args.out}/result.json")
     return 0
