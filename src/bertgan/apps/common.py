@@ -4,7 +4,6 @@ image splits, the evaluation classifier as the judge of content, and the input /
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -85,6 +84,12 @@ def batches(n: int, batch: int, generator: torch.Generator, drop_last: bool = Tr
         yield order[i:i + batch]
 
 
+def endless_batches(n: int, batch: int, generator: torch.Generator):
+    """Shuffled index batches, epoch after epoch, for step-counted training loops."""
+    while True:
+        yield from batches(n, batch, generator)
+
+
 def save_rows(path: str | Path, rows: dict[str, torch.Tensor], title: str = "") -> Path:
     """One labelled row per entry — e.g. {"input": x, "output": G(x), "target": y} — images (N, C, H, W) in
     [−1, 1] (or uint8), the same N in every row: the picture every image-to-image command writes."""
@@ -111,8 +116,7 @@ def judge(dataset: str, data_dir=None, log: Callable[[str], None] = print):
     real-data classifier that decides whether generated or translated images still show their class."""
     from bertgan.gan.evaluate import load_classifier
 
-    model, info = load_classifier(dataset, data_dir, log=log)
-    return model, info
+    return load_classifier(dataset, data_dir, log=log)
 
 
 def accuracy_by_judge(model, images: torch.Tensor, labels) -> float:
@@ -120,7 +124,3 @@ def accuracy_by_judge(model, images: torch.Tensor, labels) -> float:
 
     pred, _ = classify(model, images)
     return float((pred == np.asarray(labels)).mean())
-
-
-def steps_for(epochs: float, n: int, batch: int) -> int:
-    return max(1, math.ceil(epochs * n / batch))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bertgan.apps.common import accuracy_by_judge, batches, check_positive, judge, save_rows, seed_everything
+from bertgan.apps.common import accuracy_by_judge, check_positive, endless_batches, judge, save_rows, seed_everything
 from bertgan.errors import UsageError
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -134,7 +134,7 @@ def train_context_encoder(G, D, cfg, train_images: torch.Tensor, gen: torch.Gene
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if adversarial else None
     hist = {k: [] for k in ("rec", "adv", "loss_d", "d_real", "d_fake")}
-    stream = _epochs(len(train_images), cfg.batch_size, gen)
+    stream = endless_batches(len(train_images), cfg.batch_size, gen)
     G.train()
     for _ in tqdm(range(cfg.steps), disable=not progress, desc=desc, unit="step"):
         x = to_unit(train_images[next(stream)]).to(device)
@@ -160,11 +160,6 @@ def train_context_encoder(G, D, cfg, train_images: torch.Tensor, gen: torch.Gene
         opt_g.step()
         hist["rec"].append(rec.item())
     return hist
-
-
-def _epochs(n: int, batch: int, gen: torch.Generator):
-    while True:
-        yield from batches(n, min(batch, n), gen)
 
 
 @torch.no_grad()

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 
 from bertgan.apps.common import (
     accuracy_by_judge,
-    batches,
     check_labelled,
     check_positive,
+    endless_batches,
     judge,
     save_rows,
     seed_everything,
@@ -136,11 +136,6 @@ def load_domains(cfg: Config, data_dir=None):
 
 # ------------------------------------------------------------------------------------------------ training
 
-def _endless(n: int, batch: int, gen: torch.Generator):
-    while True:
-        yield from batches(n, batch, gen)
-
-
 def train_cyclegan(cfg: Config, a_train: torch.Tensor, b_train: torch.Tensor, device: torch.device, *,
                    progress: bool = False):
     """G: A→B and F: B→A trained together; returns (G, F) in eval mode and the loss curve."""
@@ -158,7 +153,8 @@ def train_cyclegan(cfg: Config, a_train: torch.Tensor, b_train: torch.Tensor, de
     betas = (0.5, 0.999)
     opt_g = torch.optim.Adam([*G_ab.parameters(), *G_ba.parameters()], lr=cfg.lr, betas=betas)
     opt_d = torch.optim.Adam([*D_a.parameters(), *D_b.parameters()], lr=cfg.lr, betas=betas)
-    it_a, it_b = _endless(len(a_train), cfg.batch_size, gen), _endless(len(b_train), cfg.batch_size, gen)
+    it_a = endless_batches(len(a_train), cfg.batch_size, gen)
+    it_b = endless_batches(len(b_train), cfg.batch_size, gen)
     curve: list[dict] = []
     for step in tqdm(range(cfg.steps), disable=not progress, desc=f"cyclegan {cfg.style}", unit="step"):
         a = to_unit(a_train[next(it_a)]).to(device)

@@ -151,7 +151,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
-    from bertgan.apps.common import judge, seed_everything
+    from bertgan.apps.common import judge, save_rows, seed_everything
     from bertgan.data.images import load_images, to_unit
     from bertgan.gan.evaluate import classify
     from bertgan.gan.losses import d_matching_aware, g_nonsaturating, threshold_accuracy
@@ -266,10 +266,10 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     for lang in LANGUAGES:
         first_held = [next(i for i, d in enumerate(descs) if d.label == c and d.language == lang and d.held_out)
                       for c in range(10)]
-        _picture(out / f"samples_{lang}.png", [images_of[i][:10] for i in first_held],
-                 [f"{names[descs[i].label]} ({'unseen ' + lang if lang == 'ko' else repr(descs[i].text)})"
-                  for i in first_held],
-                 f"generated from held-out {'English' if lang == 'en' else 'Korean'} descriptions")
+        rows = {f"{names[descs[i].label]} ({'unseen ' + lang if lang == 'ko' else repr(descs[i].text)})":
+                images_of[i][:10] for i in first_held}
+        save_rows(out / f"samples_{lang}.png", rows,
+                  title=f"generated from held-out {'English' if lang == 'en' else 'Korean'} descriptions")
     return result
 
 
@@ -281,12 +281,6 @@ def sample(G: torch.nn.Module, h: torch.Tensor, latent_dim: int, seed: int) -> t
 
     z = sample_prior(len(h), latent_dim, generator=torch.Generator().manual_seed(seed)).to(h.device)
     return to_uint8(G(z, h))
-
-
-def _picture(path: Path, rows: list[torch.Tensor], labels: list[str], title: str) -> Path:
-    from bertgan.apps.common import save_rows
-
-    return save_rows(path, dict(zip(labels, rows, strict=True)), title=title)
 
 
 def format_result(r: dict) -> str:
