@@ -47,18 +47,18 @@ class Config:
     normal_class: int = dataclasses.field(default=-1, metadata={
         "help": "the class trained on as normal, 0..9; -1 = the protocol: each of the ten classes in turn, "
                 "per-class and mean AUROC"})
-    gan_steps: int = dataclasses.field(default=1500, metadata={"help": "generator updates of stage 1 (the GAN)"})
+    gan_steps: int = dataclasses.field(default=3000, metadata={"help": "generator updates of stage 1 (the GAN)"})
     d_steps: int = dataclasses.field(default=1, metadata={"help": "critic updates per generator update"})
     loss: str = dataclasses.field(default="nonsaturating", metadata={
         "help": "stage-1 GAN loss: nonsaturating (DCGAN, BatchNorm in D) or wasserstein (WGAN-GP as in "
                 "f-AnoGAN: gradient penalty 10, no BatchNorm in D; use --d-steps 5)", "choices": LOSSES})
-    encoder_steps: int = dataclasses.field(default=600, metadata={"help": "encoder updates of stage 2 (izi_f)"})
+    encoder_steps: int = dataclasses.field(default=1500, metadata={"help": "encoder updates of stage 2 (izi_f)"})
     batch_size: int = dataclasses.field(default=64, metadata={"help": "images per update, both stages"})
     lr: float = dataclasses.field(default=2e-4, metadata={"help": "Adam learning rate, both stages"})
     kappa: float = dataclasses.field(default=1.0, metadata={
         "help": "κ, the weight of D's feature residual in the izi_f loss and score (f-AnoGAN: 1)"})
     latent_dim: int = dataclasses.field(default=32, metadata={"help": "size of z ~ U(−1, 1)"})
-    width: int = dataclasses.field(default=16, metadata={"help": "channels of the first conv layer of G, D, E"})
+    width: int = dataclasses.field(default=32, metadata={"help": "channels of the first conv layer of G, D, E"})
     max_test: int = dataclasses.field(default=0, metadata={
         "help": "score a seeded random subset of this many test images (0 = the whole test set)"})
     seed: int = dataclasses.field(default=0, metadata={"help": "seeds weights, data order, z and the test subset"})
@@ -80,9 +80,9 @@ published means: AnoGAN 91.3, Deep SVDD 94.8, OCGAN 97.5. Writes result.json (AU
 residual alone), scores_hist.png (normal vs anomalous scores), reconstructions.png (x and G(E(x))), samples.png.
 
 examples:
-  bertgan apps anomaly --quick --data-dir ../shared/data --out runs/anomaly-quick   # digit 0, ~40 CPU-s
+  bertgan apps anomaly --quick --data-dir ../shared/data --out runs/anomaly-quick   # digit 0, ~1 CPU-min
   bertgan apps anomaly --dataset mnist --normal-class 0 --data-dir ../shared/data --out runs/anomaly-0
-  bertgan apps anomaly --data-dir ../shared/data --out runs/anomaly   # the protocol, ten digits, ~18 CPU-min
+  bertgan apps anomaly --data-dir ../shared/data --out runs/anomaly   # the protocol, ten digits, ~70 CPU-min
 """
 
 
