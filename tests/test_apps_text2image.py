@@ -125,6 +125,13 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     imgs = generate_from_text(run, ["the digit seven", "숫자 7"], n=3, device="cpu")
     assert imgs.shape == (6, 1, 28, 28) and imgs.dtype == torch.uint8
     assert torch.equal(imgs, generate_from_text(run, ["the digit seven", "숫자 7"], n=3, device="cpu"))
+    # a run written before the fine-tuning existed (no align_epochs in config.json) reads with its frozen --bert
+    meta = json.loads((again / "config.json").read_text())
+    del meta["align_epochs"]
+    (again / "config.json").write_text(json.dumps(meta))
+    from bertgan.apps.text2image import load_run
+
+    assert load_run(again, device="cpu")[1].bert == tiny_bert
     png = tmp_path / "grid.png"
     assert main(["gan", "text2image", "--run", str(run), "a seven", "-n", "4", "--device", "cpu",
                  "--out", str(png)]) == 0

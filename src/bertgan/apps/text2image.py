@@ -171,7 +171,8 @@ def align(bert: str, descs: Sequence[Description], cfg: Config, out: Path, progr
     descriptions with images of their class, so descriptions of one class land together and an unseen one lands
     where its class is. A frozen BERT's space is organised by wording instead ("a winter boot" sits by "a winter
     coat"). The training descriptions are the only text seen; there is nothing held out to choose on, so the model
-    kept is the first epoch that names every one of them right (finetune's best on its own training set)."""
+    kept is finetune's best on its own training set: the first epoch that names the most of them right (all of
+    them, in every run measured)."""
     import shutil
 
     from bertgan.bert.config import FinetuneConfig
@@ -212,7 +213,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     from bertgan.train.runtime import pick_device
 
     device = pick_device(cfg.device)
-    bert = cfg.bert or default_bert()
+    bert = base_bert = cfg.bert or default_bert()
     descs = descriptions(cfg.dataset)
     if cfg.align_epochs:
         log(f"fine-tuning {bert} to name the class of the training descriptions ({cfg.align_epochs} epochs)")
@@ -309,7 +310,8 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
         pred, _ = classify(classifier, imgs)
         per_desc.append({"text": d.text, "class": d.label, "language": d.language, "held_out": d.held_out,
                          "accuracy": float((pred == d.label).mean())})
-    result = {"bert": bert, "dataset": cfg.dataset, "judge_real_test_accuracy": info["test_accuracy"]}
+    result = {"bert": bert, "base_bert": base_bert, "dataset": cfg.dataset,
+              "judge_real_test_accuracy": info["test_accuracy"]}
     for split in ("held_out", "seen"):
         for lang in (*LANGUAGES, "all"):
             sel = [p["accuracy"] for p in per_desc
