@@ -165,5 +165,5 @@ def test_dry_run_prints_the_quick_settings(tmp_path, capsys):
     assert main(["apps", "augment", "--quick", "--dry-run", "--out", str(tmp_path / "x"), "--ratio", "1"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["setting"] == "quick" and cfg["ratio"] == 1.0 and cfg["seeds"] == 3
-    assert cfg["per_class"] == augment.SETTINGS["quick"]["per_class"]
+    assert cfg["per_class"] == 20 and cfg["gan_steps"] == augment.SETTINGS["quick"]["gan_steps"]
     assert not (tmp_path / "x").exists()

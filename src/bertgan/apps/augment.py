@@ -39,7 +39,7 @@ def _f(default, help: str, **meta):
 @dataclasses.dataclass
 class Config:
     dataset: str = _f("fashion-mnist", "labelled image set: fashion-mnist, mnist or digits (embedded 8×8, for tests)")
-    per_class: int = _f(100, "labelled training images per class (the small set), drawn anew for every seed")
+    per_class: int = _f(20, "labelled training images per class (the small set), drawn anew for every seed")
     seeds: int = _f(3, "repetitions (seed, seed+1, …): each draws its own small set, GAN and classifier init")
     gan_steps: int = _f(2000, "GAN updates (one D and one G update each)")
     gan_batch: int = _f(64, "GAN batch size")
@@ -61,7 +61,7 @@ class Config:
 
 
 SETTINGS = {
-    "quick": {"per_class": 50, "gan_steps": 400, "clf_steps": 300, "pool_per_class": 100},
+    "quick": {"gan_steps": 400, "clf_steps": 300, "pool_per_class": 100},
     "full": {},
 }
 
@@ -80,8 +80,8 @@ Writes result.json, samples.png (a row of generated images per class) and accura
 
 examples:
   bertgan apps augment --quick --data-dir ../shared/data --out runs/augment-quick
-  bertgan apps augment --data-dir ../shared/data --out runs/augment            # fashion-mnist, 100 a class, 3 seeds
-  bertgan apps augment --dataset mnist --per-class 20 --ratio 1 --data-dir ../shared/data --out runs/aug-mnist
+  bertgan apps augment --data-dir ../shared/data --out runs/augment            # fashion-mnist, 20 a class, 3 seeds
+  bertgan apps augment --per-class 100 --data-dir ../shared/data --out runs/augment-100   # where it does not help
 """
 
 
