@@ -8,10 +8,10 @@ the same initial weights on the same real batches — once on the real images al
 every batch (labels = the class G was asked for) — and score both on the full test set. The comparison is paired:
 the gain is measured seed by seed. DAGAN (Antoniou et al. 2017) reports +2.1 points on EMNIST this way.
 
-Stabilisers for a GAN trained on ~1,000 images, where D memorises the training set: DiffAugment (Zhao et al. 2020,
-"translation,cutout": the same differentiable augmentation on real and generated images, for D's and G's update),
-spectral normalisation and the hinge loss (Miyato et al. 2018), and an exponential moving average of G's weights
-for sampling (Yazıcı et al. 2019).
+Stabilisers for a GAN trained on a few hundred images, where D memorises the training set: DiffAugment (Zhao et
+al. 2020, "translation,cutout": the same differentiable augmentation on real and generated images, for D's and G's
+update), spectral normalisation and the hinge loss (Miyato et al. 2018), and an exponential moving average of G's
+weights for sampling (Yazıcı et al. 2019).
 """
 
 from __future__ import annotations
