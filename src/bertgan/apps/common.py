@@ -39,12 +39,15 @@ def resolve(name: str, setting: str = "full", **overrides):
 def run_app(name: str, cfg, out: str | Path, *, setting: str = "full", data_dir=None, progress: bool = True,
             log: Callable[[str], None] = print) -> dict:
     """Run one application into ``out``: config.json first (what was asked), result.json last (what was
-    measured, with the wall time) — a folder without result.json is an unfinished run."""
+    measured, with the wall time) — a folder without result.json is an unfinished run. The config is checked
+    first, so a Config built by hand gets the same messages as one from ``resolve``, before anything is written."""
+    module = load(name)
+    module.validate(cfg)
     out = ensure_writable_dir(out)
     (out / "result.json").unlink(missing_ok=True)
     write_json(out / "config.json", {"app": name, "setting": setting, **dataclasses.asdict(cfg)})
     t0 = time.time()
-    result = load(name).run(cfg, out, data_dir=data_dir, progress=progress, log=log)
+    result = module.run(cfg, out, data_dir=data_dir, progress=progress, log=log)
     result = {"app": name, "setting": setting, **result, "seconds": round(time.time() - t0, 1)}
     write_json(out / "result.json", result)
     return result

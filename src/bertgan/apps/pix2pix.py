@@ -229,7 +229,6 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True,
         log: Callable[[str], None] = print) -> dict:
     from bertgan.train.runtime import pick_device
 
-    validate(cfg)
     device = pick_device(cfg.device)
     model, info = judge(cfg.dataset, data_dir, log=log)
     train_images, x_test, y_test, labels = load_pairs(cfg, data_dir)

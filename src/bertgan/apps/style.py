@@ -212,7 +212,6 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True,
         log: Callable[[str], None] = print) -> dict:
     from bertgan.train.runtime import pick_device
 
-    validate(cfg)
     device = pick_device(cfg.device)
     model, info = judge(cfg.dataset, data_dir, log=log)
     a_train, b_train, a_test, b_test, labels = load_domains(cfg, data_dir)
