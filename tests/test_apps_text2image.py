@@ -92,6 +92,21 @@ def test_text_conditional_networks_use_the_sentence(arch):
         build_gan(arch, 16, (1, 28, 28), 8, cond_dim=12, n_classes=10)
 
 
+def test_retrieve_is_a_softmax_weighted_mean_of_the_training_vectors():
+    from bertgan.apps.text2image import retrieve
+
+    g = torch.Generator().manual_seed(0)
+    train = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=1)
+    h = torch.nn.functional.normalize(train[2] + 0.3 * torch.randn(8, generator=g), dim=0)[None]  # (1, 8)
+    assert torch.equal(retrieve(h, train, 0.0), h)
+    sharp = retrieve(h, train, 1e-4)  # τ → 0: the nearest training vector
+    assert torch.allclose(sharp, train[(h @ train.T).argmax(1)], atol=1e-5)
+    soft = retrieve(h, train, 0.5)
+    w = torch.softmax(h @ train.T / 0.5, 1)
+    assert torch.allclose(soft, torch.nn.functional.normalize(w @ train, dim=1))
+    assert torch.allclose(soft.norm(dim=1), torch.ones(1)) and not torch.allclose(soft, sharp)
+
+
 def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mnist_judge, shared_file, capsys):
     data_dir = shared_file("mnist/train-images-idx3-ubyte.gz").parent.parent
     run = tmp_path / "t2i"
@@ -127,11 +142,12 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     assert torch.equal(imgs, generate_from_text(run, ["the digit seven", "숫자 7"], n=3, device="cpu"))
     # a run written before the fine-tuning existed (no align_epochs in config.json) reads with its frozen --bert
     meta = json.loads((again / "config.json").read_text())
-    del meta["align_epochs"]
+    del meta["align_epochs"], meta["tau"]
     (again / "config.json").write_text(json.dumps(meta))
     from bertgan.apps.text2image import load_run
 
-    assert load_run(again, device="cpu")[1].bert == tiny_bert
+    old = load_run(again, device="cpu")[1]
+    assert old.bert == tiny_bert and old.tau == 0.0  # nor the retrieval step: it draws from φ(t) as it did
     png = tmp_path / "grid.png"
     assert main(["gan", "text2image", "--run", str(run), "a seven", "-n", "4", "--device", "cpu",
                  "--out", str(png)]) == 0
@@ -143,6 +159,7 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     (["--steps", "0"], "--steps 0"),
     (["--text-noise", "-0.1"], "--text-noise -0.1"),
     (["--align-epochs", "-1"], "--align-epochs -1"),
+    (["--tau", "-0.1"], "--tau -0.1"),
     (["--bert", "/nonexistent/bert"], "no config.json"),
     (["--dataset", "digits"], "invalid choice"),
 ])

@@ -18,8 +18,14 @@ Seed 000 lists 텍스트→이미지 (text-to-image) among GAN applications. The
           and (generated image, text) as fake (gan/losses.py, d_matching_aware), so it must check the text, not
           only the realism.
   INT     G is also trained on interpolations β φ(t₁) + (1 − β) φ(t₂) of two batches' descriptions (β = 0.5),
-          which fills the embedding space between the training sentences — what lets an unseen sentence land
-          somewhere G has learned.
+          which fills the embedding space between the training sentences.
+  drawing  G is asked for an image of sentence t through ψ(t) = Σᵢ softmax(cos(φ(t), φ(tᵢ))/τ) φ(tᵢ) over the
+          training descriptions tᵢ (τ = 0.05, ``--tau``): an unseen sentence's own vector lies off the points and
+          mixtures G was trained on (mean cosine to its nearest training description 0.85, against 0.94 between
+          training descriptions), where G's answer is arbitrary; the weighted mean of the training vectors it
+          resembles is a point INT trained G on. A retrieval step at inference only: G and its training are
+          unchanged, and ``--tau 0`` draws from φ(t) itself. Measured on three Fashion-MNIST runs: held-out
+          English 75.5% → 84.3%, Korean 47.8% → 57.0% (docs/apps/text2image.md).
 
 Data: every training image is paired, at each step, with a random one of its class's training descriptions
 (``apps/captions.py``: six English and six Korean per class, the last two of each never seen in training).
@@ -48,7 +54,8 @@ six Korean descriptions per class (apps/captions.py). Two of each language per c
 the evaluation classifier's accuracy on images generated from those unseen sentences (goal >= 90%).
 
 The BERT is first fine-tuned to name each training description's class (Reed et al.'s class-aware text encoder;
---align-epochs 0 keeps it frozen and mean-pools it instead).
+--align-epochs 0 keeps it frozen and mean-pools it instead). G draws a sentence from the softmax(cos/tau)-weighted
+mean of the training descriptions' vectors (--tau; 0 = the sentence's own vector).
 
 Writes: descriptions.tsv (what the BERT was taught), text_encoder/best (the fine-tuned BERT, HF format),
 generator.safetensors, metrics.jsonl, curves.png (losses, D's output, D's accuracy), samples_en.png and
@@ -92,6 +99,9 @@ class Config:
     text_noise: float = dataclasses.field(default=0.5, metadata={
         "help": "training-time noise on φ(t): a random vector of about this norm is added and the result "
                 "re-normalised, so G learns a neighbourhood of each sentence, not a point (default 0.5; 0 = off)"})
+    tau: float = dataclasses.field(default=0.05, metadata={
+        "help": "G draws a sentence from the softmax(cos/τ)-weighted mean of the training descriptions' vectors, "
+                "a point its training covered; 0 = from the sentence's own vector (default 0.05)"})
     samples: int = dataclasses.field(default=100, metadata={
         "help": "images generated per description for the evaluation (default 100)"})
     seed: int = 0
@@ -119,6 +129,8 @@ def validate(cfg: Config) -> None:
     check_positive(cfg, "steps", "batch_size", "lr", "latent_dim", "width", "samples", "align_lr")
     if cfg.align_epochs < 0:
         raise UsageError(f"--align-epochs {cfg.align_epochs}: must be ≥ 0 (0 keeps the BERT frozen)")
+    if cfg.tau < 0:
+        raise UsageError(f"--tau {cfg.tau}: must be ≥ 0 (0 draws from the sentence's own vector)")
     if cfg.text_noise < 0:
         raise UsageError(f"--text-noise {cfg.text_noise}: must be ≥ 0 (0 turns it off)")
     if not 0.0 <= cfg.beta <= 1.0:
@@ -153,6 +165,15 @@ def embed(bert: str, texts: Sequence[str], pooling: str, device: str = "auto") -
 
     pipe = FeatureExtractionPipeline(bert, device=device, pooling=pooling)
     return torch.nn.functional.normalize(pipe(list(texts)), dim=1)
+
+
+def retrieve(h: torch.Tensor, train: torch.Tensor, tau: float) -> torch.Tensor:
+    """ψ(t): each row of h (N, H) replaced by the softmax(cos/τ)-weighted mean of the training vectors ``train``
+    (T, H), re-normalised — a point of the region INT trained G on. τ = 0 returns h."""
+    if not tau:
+        return h
+    w = torch.softmax(h @ train.T / tau, dim=1)  # (N, T); rows are unit vectors, so h @ train.T is the cosine
+    return torch.nn.functional.normalize(w @ train, dim=1)  # (N, T) @ (T, H) → (N, H)
 
 
 def pooling_of(cfg: Config) -> str:
@@ -302,10 +323,11 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     # ---------------------------------------------------------------------------------------------- measure
     classifier, info = judge(cfg.dataset, data_dir, log=log)
     G.eval()
+    drawn = retrieve(emb, emb[torch.cat(train_ids)], cfg.tau)  # (D, H)
     per_desc = []
     images_of = {}
     for i, d in enumerate(descs):
-        imgs = sample(G, emb[i:i + 1].expand(cfg.samples, -1), cfg.latent_dim, cfg.seed + 1 + i)
+        imgs = sample(G, drawn[i:i + 1].expand(cfg.samples, -1), cfg.latent_dim, cfg.seed + 1 + i)
         images_of[i] = imgs
         pred, _ = classify(classifier, imgs)
         per_desc.append({"text": d.text, "class": d.label, "language": d.language, "held_out": d.held_out,
@@ -363,6 +385,7 @@ def load_run(run: str | Path, device: str = "auto") -> tuple[torch.nn.Module, Co
         raise UsageError(f"{run}: no {GENERATOR} — the run did not finish; train it again")
     cfg = Config(**{f.name: meta[f.name] for f in dataclasses.fields(Config) if f.name in meta})
     cfg.align_epochs = meta.get("align_epochs", 0)  # runs written before the fine-tuning existed had none
+    cfg.tau = meta.get("tau", 0.0)  # nor the retrieval step
     cfg.bert = str(run / ENCODER / "best") if cfg.align_epochs else cfg.bert or default_bert()
     state = load_file(str(run / GENERATOR))
     G, _ = _models(cfg, state["proj.0.weight"].shape[1])
@@ -379,5 +402,9 @@ def generate_from_text(run: str | Path, texts: Sequence[str], n: int = 16, seed:
     if n <= 0:
         raise UsageError(f"-n {n}: must be > 0")
     G, cfg = load_run(run, device)
-    h = embed(cfg.bert, texts, pooling_of(cfg), device).to(next(G.parameters()).device)
+    h = embed(cfg.bert, texts, pooling_of(cfg), device)
+    if cfg.tau:
+        seen = [d.text for d in descriptions(cfg.dataset) if not d.held_out]
+        h = retrieve(h, embed(cfg.bert, seen, pooling_of(cfg), device), cfg.tau)
+    h = h.to(next(G.parameters()).device)
     return torch.cat([sample(G, h[i:i + 1].expand(n, -1), cfg.latent_dim, seed + i) for i in range(len(texts))])
