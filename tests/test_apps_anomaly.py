@@ -62,6 +62,50 @@ def test_izi_f_is_the_papers_formula():
     assert torch.allclose(same, torch.zeros(4))
 
 
+def test_gaussian_blur():
+    x = torch.zeros(2, 1, 15, 15)
+    x[0, 0, 7, 7] = 1.0  # an impulse: the blur draws the kernel itself
+    assert torch.equal(anomaly.gaussian_blur(x, 0.0), x)
+    y = anomaly.gaussian_blur(x, 1.0)
+    assert y.shape == x.shape and torch.allclose(y.sum(), torch.tensor(1.0))  # normalised, nothing lost inside
+    k = torch.exp(-torch.tensor([0.0, 1.0, 2.0, 3.0]) ** 2 / 2)
+    assert torch.allclose(y[0, 0, 7, 7:11] / y[0, 0, 7, 7], k / k[0], atol=1e-6)  # a Gaussian of σ = 1 pixel
+    assert torch.equal(y[1], torch.zeros(1, 15, 15))
+    two = torch.stack([x[0, 0], 2 * x[0, 0]])[None]  # (1, 2, 15, 15): each channel on its own
+    assert torch.allclose(anomaly.gaussian_blur(two, 1.0)[0, 1], 2 * y[0, 0])
+
+
+def test_score_images_parts():
+    torch.manual_seed(0)
+    G, D = build_gan("dcgan", 6, (1, 28, 28), 8)
+    G.eval()
+    D.eval()
+    E = build_encoder("mlp", 6, (1, 28, 28), width=2).eval()
+    images = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8)
+    from bertgan.data.images import to_unit
+
+    x = to_unit(images)
+    with torch.no_grad():
+        paper, plain, feature, recon = anomaly.izi_f(x, E, G, D.trunk, 0.5)
+        blurred = anomaly.gaussian_blur(x - recon, 1.0).square().flatten(1).mean(1)
+    cpu = torch.device("cpu")
+    # the default score is the paper's A(x), with κ
+    s = anomaly.score_images(images, E, G, D.trunk, anomaly.Config(kappa=0.5), cpu, batch=3)
+    assert set(s) == {"score", "image", "feature"} and all(len(v) == 7 for v in s.values())
+    np.testing.assert_allclose(s["score"], paper.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(s["image"], plain.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(s["feature"], feature.numpy(), rtol=1e-5)
+    # --blur blurs the residual of both the image term and A(x); --score image drops the feature term
+    b = anomaly.score_images(images, E, G, D.trunk, anomaly.Config(kappa=0.5, blur=1.0), cpu)
+    np.testing.assert_allclose(b["image"], blurred.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(b["score"], (blurred + 0.5 * feature).numpy(), rtol=1e-5)
+    assert np.all(b["image"] < s["image"])  # the blur averages the pixel noise of the residual away
+    i = anomaly.score_images(images, E, G, D.trunk, anomaly.Config(kappa=0.5, score="image", blur=1.0), cpu)
+    np.testing.assert_array_equal(i["score"], i["image"])
+    assert anomaly.score_name(anomaly.Config(score="image", blur=1.0)) == "image residual (blurred, σ 1)"
+    assert anomaly.score_name(anomaly.Config()) == "A(x) = image residual + 1 · D-feature residual"
+
+
 def test_test_subset_and_class_check():
     assert torch.equal(anomaly.test_subset(7, 0, 0), torch.arange(7))
     a, b = anomaly.test_subset(1000, 100, 3), anomaly.test_subset(1000, 100, 3)
@@ -85,6 +129,7 @@ def test_digits_run_end_to_end(digits_run):
     assert r["auroc"]["0"] > 75
     assert r["mean_auroc"] == r["auroc"]["0"]
     assert 0 <= r["auroc_image_residual"]["0"] <= 100 and 0 <= r["auroc_feature_residual"]["0"] <= 100
+    assert r["score"].startswith("A(x) = image residual + 1 ·")  # f-AnoGAN's score, unless told otherwise
     saved = json.loads((out / "result.json").read_text())
     assert saved["auroc"] == r["auroc"] and json.loads((out / "config.json").read_text())["gan_steps"] == 60
     for png in ("scores_hist.png", "reconstructions.png", "samples.png"):
@@ -128,6 +173,8 @@ def test_mnist_tiny_run(tmp_path, data_dir, shared_file, capsys):
     (["--batch-size", "0"], "--batch-size 0: must be > 0"),
     (["--max-test", "10"], "--max-test 10: too small to hold both normal and anomalous images"),
     (["--kappa", "-1"], "--kappa -1.0: must be ≥ 0"),
+    (["--blur", "-0.5"], "--blur -0.5: must be ≥ 0"),
+    (["--score", "ssim"], "invalid choice"),
     (["--loss", "hinge"], "invalid choice"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, message):

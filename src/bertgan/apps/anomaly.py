@@ -10,7 +10,10 @@ f-AnoGAN, in two stages, on the normal class only:
          L(x) = 1/n · ‖x − G(E(x))‖²  +  κ · 1/n_d · ‖f(x) − f(G(E(x)))‖²
      where n is the number of pixels, f(·) D's last feature layer (n_d features) and κ = 1 (paper, eq. 5–6).
 The anomaly score of a test image is the same expression (paper, eq. 7): an anomaly lies off G's range, so the
-encoder can only map it to a normal-looking image and both residuals are large.
+encoder can only map it to a normal-looking image and both residuals are large. Two variants, measured in
+docs/apps/anomaly.md and off by default: ``--score image`` ranks by the image residual alone, and ``--blur σ``
+blurs the residual x − G(E(x)) by a Gaussian of σ pixels first, so that strokes redrawn a pixel off count less
+than a wrong shape.
 
 Protocol (Ruff et al. 2018, Deep SVDD; Perera et al. 2019, OCGAN): one digit of MNIST train is normal, the whole
 test set is scored, the other nine digits are the anomalies (positives); AUROC per digit and its mean over the ten
@@ -38,6 +41,7 @@ DATASETS = ("mnist", "fashion-mnist", "digits")
 N_CLASSES = 10
 IMAGE_SHAPE = (1, 28, 28)  # the 8×8 digits are enlarged to 28×28 so one DCGAN serves every dataset
 LOSSES = ("wasserstein", "nonsaturating")
+SCORES = ("izi_f", "image")
 
 
 @dataclasses.dataclass
@@ -56,7 +60,13 @@ class Config:
     batch_size: int = dataclasses.field(default=64, metadata={"help": "images per update, both stages"})
     lr: float = dataclasses.field(default=2e-4, metadata={"help": "Adam learning rate, both stages"})
     kappa: float = dataclasses.field(default=1.0, metadata={
-        "help": "κ, the weight of D's feature residual in the izi_f loss and score (f-AnoGAN: 1)"})
+        "help": "κ, the weight of D's feature residual in the encoder's izi_f loss and in A(x) (f-AnoGAN: 1)"})
+    score: str = dataclasses.field(default="izi_f", metadata={
+        "help": "what ranks the test images: izi_f = A(x), image residual + κ · D-feature residual (f-AnoGAN, "
+                "eq. 7), or image = the image residual alone", "choices": SCORES})
+    blur: float = dataclasses.field(default=0.0, metadata={
+        "help": "σ in pixels of a Gaussian blur of x − G(E(x)) before the score's image residual, so that strokes "
+                "redrawn a pixel off count less; 0 = the plain residual (f-AnoGAN)"})
     latent_dim: int = dataclasses.field(default=32, metadata={"help": "size of z ~ U(−1, 1)"})
     width: int = dataclasses.field(default=32, metadata={"help": "channels of the first conv layer of G, D, E"})
     max_test: int = dataclasses.field(default=0, metadata={
@@ -73,8 +83,10 @@ SETTINGS = {
 DESCRIPTION = """\
 GAN-based anomaly detection (seed 000, 이상 감지): f-AnoGAN (Schlegl et al. 2019, "f-AnoGAN: Fast unsupervised
 anomaly detection with generative adversarial networks", Medical Image Analysis 54). Trains a DCGAN on the normal
-class only, then an encoder E with G and D frozen (the izi_f training), and scores every test image by
+class only, then an encoder E with G and D frozen by the izi_f loss
     A(x) = 1/n·‖x − G(E(x))‖² + κ·1/n_d·‖f(x) − f(G(E(x)))‖²      (f: D's last feature layer)
+and scores every test image by the same A(x) (paper, eq. 7). --score image ranks by the image residual alone;
+--blur σ blurs x − G(E(x)) by a Gaussian first (both measured in docs/apps/anomaly.md; off by default).
 Protocol: MNIST one-class — one digit normal, the other nine anomalous (positives), AUROC per digit and its mean;
 published means: AnoGAN 91.3, Deep SVDD 94.8, OCGAN 97.5. Writes result.json (AUROC of the score and of each
 residual alone), scores_hist.png (normal vs anomalous scores), reconstructions.png (x and G(E(x))), samples.png.
@@ -97,7 +109,11 @@ def validate(cfg: Config) -> None:
     if cfg.loss not in LOSSES:
         raise UsageError(f"--loss {cfg.loss}: unknown; choose one of {', '.join(LOSSES)}")
     if cfg.kappa < 0:
-        raise UsageError(f"--kappa {cfg.kappa}: must be ≥ 0 (0 scores the image residual alone)")
+        raise UsageError(f"--kappa {cfg.kappa}: must be ≥ 0 (0 trains the encoder on the image residual alone)")
+    if cfg.blur < 0:
+        raise UsageError(f"--blur {cfg.blur}: must be ≥ 0 (0 = no blur)")
+    if cfg.score not in SCORES:
+        raise UsageError(f"--score {cfg.score}: unknown; choose one of {', '.join(SCORES)}")
     if cfg.max_test < 0 or 0 < cfg.max_test < MIN_TEST:
         raise UsageError(f"--max-test {cfg.max_test}: too small to hold both normal and anomalous images; use 0 "
                          f"(the whole test set) or at least {MIN_TEST}")
@@ -119,16 +135,33 @@ def izi_f(x: torch.Tensor, E: nn.Module, G: nn.Module, features: nn.Module, kapp
     return image + kappa * feature, image, feature, recon
 
 
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N, C, H, W) convolved with a normalised Gaussian of ``sigma`` pixels (radius ⌈3σ⌉, zero padding: applied to
+    a residual, whose background is 0); σ = 0 returns x."""
+    if not sigma:
+        return x
+    r = max(1, math.ceil(3 * sigma))
+    g = torch.exp(-torch.arange(-r, r + 1, dtype=x.dtype, device=x.device).square() / (2 * sigma ** 2))
+    g = g / g.sum()
+    k = (g[:, None] * g[None, :]).expand(x.shape[1], 1, 2 * r + 1, 2 * r + 1)  # one 2-D kernel per channel
+    return nn.functional.conv2d(x, k, padding=r, groups=x.shape[1])
+
+
 @torch.no_grad()
-def score_images(images: torch.Tensor, E, G, features, kappa: float, device, batch: int = 500
+def score_images(images: torch.Tensor, E, G, features, cfg: Config, device, batch: int = 500
                  ) -> dict[str, np.ndarray]:
-    """uint8 (N, C, H, W) → {"score", "image", "feature"} arrays of length N (models in eval mode)."""
+    """uint8 (N, C, H, W) → {"score", "image", "feature"} arrays of length N (models in eval mode): the image
+    residual (of the residual blurred by ``cfg.blur``), the D-feature residual, and the score ranked by — A(x) =
+    image + κ · feature for ``cfg.score`` izi_f (with blur 0: the paper's eq. 7), the image residual for image."""
     from bertgan.data.images import to_unit
 
     parts: dict[str, list] = {"score": [], "image": [], "feature": []}
     for i in range(0, len(images), batch):
-        s, img, feat, _ = izi_f(to_unit(images[i:i + batch]).to(device), E, G, features, kappa)
-        for k, v in zip(parts, (s, img, feat), strict=True):
+        x = to_unit(images[i:i + batch]).to(device)
+        _, _, feature, recon = izi_f(x, E, G, features, cfg.kappa)
+        image = gaussian_blur(x - recon, cfg.blur).square().flatten(1).mean(1)  # (N,); blur is linear: one pass
+        score = image + cfg.kappa * feature if cfg.score == "izi_f" else image
+        for k, v in zip(parts, (score, image, feature), strict=True):
             parts[k].append(v.float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
 
@@ -251,9 +284,9 @@ def run_class(cfg: Config, c: int, train, test, idx: torch.Tensor, device, progr
     G, D, gan_losses = train_gan(cfg, normal, device, gen, progress)
     E, enc_loss = train_encoder(cfg, normal, G, D, device, gen, progress)
     images, labels = test.images[idx], test.labels[idx]
-    scores = score_images(images, E, G, D.trunk, cfg.kappa, device)
+    scores = score_images(images, E, G, D.trunk, cfg, device)
     anomalous = (labels != c).numpy()  # anomalies are the positives
-    figures = {k: 100 * auroc(anomalous, scores[k]) for k in ("score", "image", "feature")}
+    figures = {k: 100 * auroc(anomalous, v) for k, v in scores.items()}
     with torch.no_grad():
         samples = G(sample_prior(10, cfg.latent_dim, "uniform", generator=gen).to(device)).cpu()
         # n_show normal and n_show anomalous test images: the first ones in the scored order
@@ -291,22 +324,26 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log=pri
               title=f"test images and G(E(x)), by the model of normal class {', '.join(map(str, classes))}")
     save_rows(out / "samples.png", {f"G of class {c}": r["_samples"] for c, r in per.items()},
               title="G(z), z ~ U(−1, 1): what each GAN learned of its normal class")
-    mean = float(np.mean([r["auroc"]["score"] for r in per.values()]))
+    by = lambda k: {str(c): round(r["auroc"][k], 2) for c, r in per.items()}  # noqa: E731
+    mean = lambda k: round(float(np.mean([r["auroc"][k] for r in per.values()])), 2)  # noqa: E731
     return {
         "method": "f-AnoGAN, izi_f encoder (Schlegl et al. 2019)",
+        "score": score_name(cfg),
         "dataset": cfg.dataset, "normal_classes": classes,
-        "auroc": {str(c): round(r["auroc"]["score"], 2) for c, r in per.items()},
-        "mean_auroc": round(mean, 2),
-        "auroc_image_residual": {str(c): round(r["auroc"]["image"], 2) for c, r in per.items()},
-        "auroc_feature_residual": {str(c): round(r["auroc"]["feature"], 2) for c, r in per.items()},
-        "mean_auroc_image_residual": round(float(np.mean([r["auroc"]["image"] for r in per.values()])), 2),
-        "mean_auroc_feature_residual": round(float(np.mean([r["auroc"]["feature"] for r in per.values()])), 2),
+        "auroc": by("score"), "mean_auroc": mean("score"),
+        "auroc_image_residual": by("image"), "auroc_feature_residual": by("feature"),
+        "mean_auroc_image_residual": mean("image"), "mean_auroc_feature_residual": mean("feature"),
         "anchors_mean_auroc": ANCHORS if cfg.dataset == "mnist" else {},
         "per_class": {str(c): {k: v for k, v in r.items() if not k.startswith("_")} for c, r in per.items()},
         "n_test": len(idx),
         "cpu_seconds": round(sum(r["cpu_seconds"] for r in per.values()), 1),
         "pictures": ["scores_hist.png", "reconstructions.png", "samples.png"],
     }
+
+
+def score_name(cfg: Config) -> str:
+    image = "image residual" + (f" (blurred, σ {cfg.blur:g})" if cfg.blur else "")
+    return f"A(x) = {image} + {cfg.kappa:g} · D-feature residual" if cfg.score == "izi_f" else image
 
 
 def plot_histograms(path: Path, per: dict, dataset: str) -> Path:
@@ -325,7 +362,7 @@ def plot_histograms(path: Path, per: dict, dataset: str) -> Path:
         ax.hist(s[~r["_anomalous"]], bins=bins, density=True, alpha=0.6, label=f"normal ({c})")
         ax.hist(s[r["_anomalous"]], bins=bins, density=True, alpha=0.6, label="anomalous (others)")
         ax.set_title(f"{dataset} class {c}: AUROC {r['auroc']['score']:.1f}", fontsize=9)
-        ax.set_xlabel("log10 A(x)", fontsize=8)
+        ax.set_xlabel("log10 score", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
@@ -338,8 +375,9 @@ def format_result(result: dict) -> str:
     per = ", ".join(f"{c}: {v:.1f}" for c, v in result["auroc"].items())
     lines = [f"{result['method']} on {result['dataset']}, {result['n_test']} test images",
              f"AUROC (anomalies positive) per normal class — {per}",
-             f"mean AUROC {result['mean_auroc']:.1f} (image residual alone {result['mean_auroc_image_residual']:.1f}, "
-             f"D-feature residual alone {result['mean_auroc_feature_residual']:.1f})"]
+             f"mean AUROC {result['mean_auroc']:.1f}, scored by {result['score']} (image residual alone "
+             f"{result['mean_auroc_image_residual']:.1f}, D-feature residual alone "
+             f"{result['mean_auroc_feature_residual']:.1f})"]
     if result.get("anchors_mean_auroc") and len(result["auroc"]) == N_CLASSES:
         lines.append("published means: " + ", ".join(f"{k} {v}" for k, v in result["anchors_mean_auroc"].items()))
     return "\n".join(lines)
