@@ -402,9 +402,7 @@ def generate_from_text(run: str | Path, texts: Sequence[str], n: int = 16, seed:
     if n <= 0:
         raise UsageError(f"-n {n}: must be > 0")
     G, cfg = load_run(run, device)
-    h = embed(cfg.bert, texts, pooling_of(cfg), device)
-    if cfg.tau:
-        seen = [d.text for d in descriptions(cfg.dataset) if not d.held_out]
-        h = retrieve(h, embed(cfg.bert, seen, pooling_of(cfg), device), cfg.tau)
-    h = h.to(next(G.parameters()).device)
+    seen = [d.text for d in descriptions(cfg.dataset) if not d.held_out] if cfg.tau else []
+    both = embed(cfg.bert, texts + seen, pooling_of(cfg), device)  # one BERT load for the sentences and ψ's basis
+    h = retrieve(both[:len(texts)], both[len(texts):], cfg.tau).to(next(G.parameters()).device)
     return torch.cat([sample(G, h[i:i + 1].expand(n, -1), cfg.latent_dim, seed + i) for i in range(len(texts))])
