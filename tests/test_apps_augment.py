@@ -96,6 +96,7 @@ def test_conditional_gan_generates_each_class():
     assert torch.equal(images, again)
 
 
+@pytest.mark.slow
 def test_run_on_digits_writes_result_and_pictures(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["apps", "augment", "--quick", "--dataset", "digits", "--out", str(out), "--no-progress"]
@@ -122,6 +123,7 @@ def test_run_on_digits_writes_result_and_pictures(tmp_path, capsys):
     assert r2["per_seed"][0]["with"] == r["per_seed"][0]["with"] and r2["gain"] == r["gain"]
 
 
+@pytest.mark.slow
 def test_run_on_real_mnist(tmp_path, shared_file, data_dir):
     """A few hundred real MNIST images end to end, scored on the full 10,000-image test set. The judge is a
     stand-in (an untrained classifier put in the private cache where load_classifier looks): training the real one

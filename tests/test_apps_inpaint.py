@@ -58,6 +58,7 @@ def test_random_masks_are_seeded():
     assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 def test_tiny_run_on_mnist_deterministic(tmp_path, data_dir, shared_file):
     shared_file("mnist/train-images-idx3-ubyte.gz")
     cfg = resolve("inpaint", "quick", dataset="mnist", **TINY)

@@ -100,6 +100,7 @@ def test_training_is_deterministic_and_variants_share_the_start(data_dir):
     assert c3[0]["l1"] == c1[0]["l1"] and "loss_d" not in c3[0]
 
 
+@pytest.mark.slow
 def test_run_end_to_end_on_digits(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["apps", "pix2pix", "--out", str(out), "--no-progress", "--dataset", "digits", "--image-size", "8",

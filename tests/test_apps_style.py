@@ -85,6 +85,7 @@ def test_training_is_deterministic():
     assert c0[0]["identity"] == 0 and c1[0]["identity"] > 0
 
 
+@pytest.mark.slow
 def test_run_end_to_end_on_digits(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["apps", "style", "--out", str(out), "--no-progress", "--style", "inverted", "--dataset", "digits",

@@ -86,6 +86,7 @@ def test_content_features_are_the_judges_conv_map():
     assert x.grad is not None and all(p.grad is None for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_tiny_run_on_mnist(tmp_path, data_dir, shared_file):
     shared_file("mnist/train-images-idx3-ubyte.gz")
     cfg = resolve("superres", "quick", dataset="mnist", train_images=300, test_images=100, **TINY)

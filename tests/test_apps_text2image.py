@@ -107,6 +107,7 @@ def test_retrieve_is_a_softmax_weighted_mean_of_the_training_vectors():
     assert torch.allclose(soft.norm(dim=1), torch.ones(1)) and not torch.allclose(soft, sharp)
 
 
+@pytest.mark.slow
 def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mnist_judge, shared_file, capsys):
     data_dir = shared_file("mnist/train-images-idx3-ubyte.gz").parent.parent
     run = tmp_path / "t2i"

@@ -51,6 +51,7 @@ def test_run_folder_and_hf_output(tmp_path, corpus, tok):
     assert r["step"] == 6
 
 
+@pytest.mark.slow
 def test_resume_is_bit_exact(tmp_path, corpus, tok):
     pretrain(_cfg(corpus, tok), tmp_path / "a", progress=False)
     pretrain(_cfg(corpus, tok, max_steps=3), tmp_path / "b", progress=False)
@@ -186,6 +187,7 @@ def test_resume_refuses_other_settings_or_changed_tokenizer(tmp_path, corpus, to
     assert "tokenizer" in (err := capsys.readouterr().err) and "changed since the run started" in err
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process(tmp_path, corpus, tok):
     # torchrun --nproc_per_node 2 (gloo on CPU), global batch 8 split 4 + 4, against one process with batch 8:
     # the same weights within float tolerance (dropout off: each process draws its own dropout masks).

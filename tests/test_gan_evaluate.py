@@ -23,6 +23,7 @@ def digits_run(tmp_path):
     return run
 
 
+@pytest.mark.slow
 def test_classifier_learns_the_digits():
     from bertgan.gan.evaluate import load_classifier
 

