@@ -124,6 +124,7 @@ class PretrainConfig:
 
     corpus: list[str]
     tokenizer: str
+    eval_corpus: list[str] | None = None  # held-out files to evaluate on; None: eval_fraction of the documents
     preset: str = "mini"
     max_seq_length: int = 128
     batch_size: int = 32  # the global batch of one micro-step (split across torchrun processes)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from bertgan.data.text import corpus_files, raw_lines
 from bertgan.errors import UsageError
 from bertgan.io import read_json
 
@@ -165,8 +166,9 @@ class WordPieceTokenizer:
                              f"also as a '##' continuation) plus the special tokens need {got} entries; use "
                              f"--vocab-size {got} or more (more leaves room for multi-character pieces)")
         vocab = _canonical_ids(tok.get_vocab())
-        word_vocab = build_word_vocab(paths, vocab_size, lowercase=lowercase, strip_accents=strip_accents,
-                                      encoding_errors=encoding_errors)
+        # The word-level vocabulary gets as many entries as WordPiece really has (a small corpus can leave it short
+        # of vocab_size), so 'tokenizer oov' compares vocabularies of one size.
+        word_vocab = _word_vocab(paths, got, lowercase, strip_accents, True, encoding_errors)
         return cls(vocab, lowercase=lowercase, strip_accents=strip_accents, word_vocab=word_vocab)
 
     @classmethod
@@ -434,37 +436,26 @@ class WordPieceTokenizer:
 
 # ---------------------------------------------------------------------- corpus and OOV helpers
 def _train(tok: Tokenizer, paths: list[Path], trainer, encoding_errors: str) -> None:
-    if encoding_errors == "strict":
+    if encoding_errors == "strict" and not any(p.name.endswith(".gz") for p in paths):
         tok.train([str(p) for p in paths], trainer)
-    else:  # the Rust file reader rejects bad bytes; feed it lines decoded with U+FFFD instead
-        def lines():
+    else:  # the Rust file reader takes neither gzip nor bad bytes: feed it decoded lines (U+FFFD for bad bytes)
+        def batches():
+            batch = []
             for p in paths:
-                with open(p, encoding="utf-8", errors="replace") as f:
-                    yield from f
-        tok.train_from_iterator(lines(), trainer)
+                for raw in raw_lines(p):
+                    batch.append(raw.decode("utf-8", errors="replace"))
+                    if len(batch) == 1000:
+                        yield batch
+                        batch = []
+            yield batch
+        tok.train_from_iterator(batches(), trainer)
 
 
 def check_corpus(files: str | Path | Iterable[str | Path], flag: str = "--corpus",
                  encoding_errors: str = "strict") -> list[Path]:
-    """The corpus files (folders expanded to their ``*.txt``), each checked to be UTF-8; not all empty.
-
-    ``flag`` names the option in error messages."""
-    if isinstance(files, (str, Path)):
-        files = [files]
-    paths: list[Path] = []
-    for f in files:
-        p = Path(f)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*.txt") if q.is_file())
-            if not found:
-                raise UsageError(f"{flag} {p}: folder holds no .txt files; pass the text files themselves")
-            paths.extend(found)
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise UsageError(f"{flag} {p}: no such file; pass UTF-8 text files (one sentence or document a line)")
-    if not paths:
-        raise UsageError(f"{flag}: no files given; pass one or more UTF-8 text files")
+    """The corpus files (folders expanded to their ``.txt``/``.jsonl`` files, plain or ``.gz``), each checked to
+    be UTF-8; not all empty. ``flag`` names the option in error messages."""
+    paths = corpus_files(files, flag)
     if encoding_errors not in ("strict", "replace"):
         raise UsageError(f"--encoding-errors {encoding_errors}: use strict or replace")
     if not any(_check_utf8(p, encoding_errors) for p in paths):
@@ -478,21 +469,20 @@ def _check_utf8(path: Path, encoding_errors: str = "strict") -> int:
     byte (unless encoding_errors='replace')."""
     nonblank, offset = 0, 0
     try:
-        with open(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    if encoding_errors == "replace":
-                        line = raw.decode("utf-8", errors="replace")
-                    else:
-                        col = len(raw[:e.start].decode("utf-8", errors="replace")) + 1
-                        raise UsageError(
-                            f"{path} line {lineno}, column {col} (byte offset {offset + e.start}): byte "
-                            f"0x{raw[e.start]:02x} is not UTF-8; convert the file, e.g. iconv -f cp949 -t utf-8 "
-                            f"{path} > {path}.utf8, or pass --encoding-errors replace") from None
-                offset += len(raw)
-                nonblank += bool(line.strip())
+        for lineno, raw in enumerate(raw_lines(path), 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if encoding_errors == "replace":
+                    line = raw.decode("utf-8", errors="replace")
+                else:
+                    col = len(raw[:e.start].decode("utf-8", errors="replace")) + 1
+                    raise UsageError(
+                        f"{path} line {lineno}, column {col} (byte offset {offset + e.start}): byte "
+                        f"0x{raw[e.start]:02x} is not UTF-8; convert the file, e.g. iconv -f cp949 -t utf-8 "
+                        f"{path} > {path}.utf8, or pass --encoding-errors replace") from None
+            offset += len(raw)
+            nonblank += bool(line.strip())
     except OSError as e:
         raise UsageError(f"{path}: cannot read it ({e.strerror})") from e
     return nonblank
@@ -501,7 +491,7 @@ def _check_utf8(path: Path, encoding_errors: str = "strict") -> int:
 def read_lines(path: str | Path, flag: str = "--text") -> list[str]:
     """A UTF-8 text file's lines (checked like a corpus)."""
     paths = check_corpus([path], flag)
-    return [line for p in paths for line in p.read_text(encoding="utf-8").splitlines()]
+    return [raw.decode("utf-8").rstrip("\r\n") for p in paths for raw in raw_lines(p)]
 
 
 def build_word_vocab(files: str | Path | Iterable[str | Path], size: int, lowercase: bool = True,
@@ -509,7 +499,12 @@ def build_word_vocab(files: str | Path | Iterable[str | Path], size: int, lowerc
                      encoding_errors: str = "strict") -> list[str]:
     """The word-level vocabulary of ``size`` entries: BERT's special tokens, then the most frequent words of the
     corpus after the same normalisation and pre-tokenisation as WordPiece (HF's WordLevel trainer counts them)."""
-    paths = check_corpus(files, encoding_errors=encoding_errors)
+    return _word_vocab(check_corpus(files, encoding_errors=encoding_errors), size, lowercase, strip_accents,
+                       tokenize_chinese_chars, encoding_errors)
+
+
+def _word_vocab(paths: list[Path], size: int, lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool,
+                encoding_errors: str) -> list[str]:
     tok = Tokenizer(models.WordLevel(unk_token=DEFAULT_SPECIALS["unk"]))
     tok.normalizer = _normalizer(lowercase, strip_accents, tokenize_chinese_chars)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

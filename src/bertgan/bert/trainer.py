@@ -152,7 +152,9 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     cache = TokenCache(folder)
     order = list(range(len(cache)))
     random.Random(cfg.seed).shuffle(order)
-    if not cfg.nsp:
+    if cfg.eval_corpus:  # a held-out corpus of its own: every training document trains
+        n_eval = 0
+    elif not cfg.nsp:
         n_eval = max(1, round(len(cache) * cfg.eval_fraction)) if len(cache) >= 2 else 0
     elif len(cache) < 4:
         raise UsageError(f"--corpus: {len(cache)} document(s); NSP needs at least 4 (B of a NotNext pair comes from "
@@ -165,7 +167,17 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     eval_docs = sorted(order[:n_eval]) or train_docs
     stream_args = dict(max_seq_length=cfg.max_seq_length, short_seq_prob=cfg.short_seq_prob, nsp=cfg.nsp)
     stream = PairStream(cache, train_docs, seed=cfg.seed, word_starts=cfg.whole_word_mask, **stream_args)
-    eval_pairs = PairStream(cache, eval_docs, seed=cfg.seed + 1, buffer=256, **stream_args).take(256)
+    if cfg.eval_corpus:
+        eval_folder = d.on_main(lambda: str(TokenCache.get_or_build(cfg.eval_corpus, tok, run / "cache",
+                                                                    encoding_errors=cfg.encoding_errors).folder))
+        eval_cache = TokenCache(eval_folder)
+        if cfg.nsp and len(eval_cache) < 2:
+            raise UsageError(f"--eval-corpus: {len(eval_cache)} document(s); NSP pairs need at least 2")
+        eval_docs = list(range(len(eval_cache)))
+    else:
+        eval_cache = cache
+    # a buffer of 2,048 spreads the 256 evaluation pairs over many documents, not the first few of the order
+    eval_pairs = PairStream(eval_cache, eval_docs, seed=cfg.seed + 1, buffer=2048, **stream_args).take(256)
 
     precision = resolve_precision(cfg.precision, device)
     cfg = dataclasses.replace(cfg, precision=precision)

@@ -40,8 +40,10 @@ def register(sub) -> None:
                                     "final/ (HF format, with the tokenizer). Under 'torchrun --nproc_per_node N' "
                                     "the same command trains with DistributedDataParallel (--batch-size is the "
                                     "global batch).")
-    t.add_argument("--corpus", nargs="+", help="text files (one sentence per line, blank line between documents) "
-                   "or .jsonl with a 'text' field")
+    t.add_argument("--corpus", nargs="+", help="text files (one sentence or paragraph per line, a blank line between "
+                   "documents) or .jsonl with a 'text' field, plain or .gz, or folders of them")
+    t.add_argument("--eval-corpus", nargs="+", metavar="FILE", help="held-out files to evaluate on every "
+                   "--eval-every steps (default: 5%% of the --corpus documents are held out instead)")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--tokenizer", help="a BERT tokenizer folder")
     src.add_argument("--vocab-size", type=int, help="train a WordPiece vocabulary of this size on the corpus first")
@@ -302,7 +304,8 @@ def cmd_pretrain(args) -> int:
         if not args.tokenizer and not args.vocab_size:
             raise UsageError("give --tokenizer DIR or --vocab-size N (to train one on the corpus)")
         tokenizer = args.tokenizer or str(Path(args.out) / "tokenizer")
-        cfg = PretrainConfig(corpus=[str(Path(c).resolve()) for c in args.corpus],
+        cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
+                             eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,
                              tokenizer=str(Path(tokenizer).resolve()), device=args.device,
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
@@ -328,11 +331,20 @@ def cmd_pretrain(args) -> int:
     return 130 if result["interrupted"] else 0
 
 
+def _corpus(files: list[str], flag: str) -> list[str]:
+    """Absolute paths of the corpus files (folders expanded), so config.json works from any directory."""
+    from bertgan.data.text import corpus_files
+
+    return [str(p.resolve()) for p in corpus_files(files, flag)]
+
+
 def _check_resume_flags(args, cfg, given: dict) -> None:
     """--resume continues the run as configured: a flag that asks for something else is an error, not ignored."""
-    if args.corpus and [str(Path(c).resolve()) for c in args.corpus] != cfg.corpus:
-        raise UsageError(f"--resume: --corpus differs from the run's corpus {cfg.corpus} (config.json in "
-                         f"{args.out}); drop --corpus to continue, or start a new run with another --out")
+    for flag, files, saved in (("--corpus", args.corpus, cfg.corpus), ("--eval-corpus", args.eval_corpus,
+                                                                       cfg.eval_corpus)):
+        if files and _corpus(files, flag) != saved:
+            raise UsageError(f"--resume: {flag} differs from the run's {saved} (config.json in {args.out}); drop "
+                             f"{flag} to continue, or start a new run with another --out")
     if args.tokenizer and str(Path(args.tokenizer).resolve()) != cfg.tokenizer:
         raise UsageError(f"--resume: --tokenizer {args.tokenizer} differs from the run's tokenizer {cfg.tokenizer}; "
                          "drop --tokenizer to continue, or start a new run with another --out")

@@ -9,9 +9,11 @@ NSP needs documents (B must come from the same one for IsNext); MLM needs senten
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bertgan.errors import UsageError
@@ -52,6 +54,53 @@ def split_sentences(text: str) -> list[str]:
 
 
 ENCODING_ERRORS = ("strict", "replace")
+CORPUS_PATTERNS = ("*.txt", "*.txt.gz", "*.jsonl", "*.jsonl.gz")
+"""What a folder given as a corpus contributes: its text and JSON-lines files, plain or gzip-compressed."""
+
+
+def raw_lines(path: str | Path) -> Iterator[bytes]:
+    """The lines of a file as bytes, streamed; a ``.gz`` file is decompressed on the fly (never unpacked to disk
+    nor read whole). A damaged or truncated gzip stream is one error naming the file."""
+    path = Path(path)
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as f:
+                yield from f
+        except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+            raise UsageError(f"{path}: not a readable gzip file ({e}); download or copy it again, or pass the "
+                             "uncompressed text") from None
+        return
+    with open(path, "rb") as f:
+        yield from f
+
+
+def corpus_files(files: str | Path | Iterable[str | Path], flag: str = "--corpus") -> list[Path]:
+    """Files and folders → the corpus files: a folder stands for its ``.txt`` / ``.jsonl`` files (plain or
+    ``.gz``) at any depth, sorted by path so the order — and the token cache built from it — is reproducible."""
+    if isinstance(files, (str, Path)):
+        files = [files]
+    paths: list[Path] = []
+    for f in files:
+        p = Path(f)
+        if p.is_dir():
+            found = sorted({q for pattern in CORPUS_PATTERNS for q in p.rglob(pattern) if q.is_file()})
+            if not found:
+                raise UsageError(f"{flag} {p}: the folder holds no .txt, .txt.gz, .jsonl or .jsonl.gz files; pass "
+                                 "the text files themselves")
+            paths.extend(found)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise UsageError(f"{flag} {p}: no such file; pass UTF-8 text files (one sentence or document a line), "
+                             "plain or .gz, or folders of them")
+    if not paths:
+        raise UsageError(f"{flag}: no files given; pass one or more UTF-8 text files")
+    return paths
+
+
+def _layout(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    return "jsonl" if name.endswith((".jsonl", ".json")) else "text"
 
 
 def _lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
@@ -60,21 +109,20 @@ def _lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
     if errors not in ENCODING_ERRORS:
         raise UsageError(f"--encoding-errors {errors}: use strict or replace")
     offset, bad_lines, first = 0, 0, None
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if errors == "strict":
-                    raise UsageError(f"{path}: line {n}, byte offset {offset + e.start}: byte 0x{raw[e.start]:02x} "
-                                     f"is not UTF-8 ({e.reason}); convert the file (e.g. iconv -f cp949 -t utf-8) or "
-                                     "pass --encoding-errors replace to read it with U+FFFD in place of bad bytes"
-                                     ) from None
-                text = raw.decode("utf-8", errors="replace")
-                bad_lines += 1
-                first = first or (n, offset + e.start)
-            offset += len(raw)
-            yield n, text
+    for n, raw in enumerate(raw_lines(path), 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if errors == "strict":
+                raise UsageError(f"{path}: line {n}, byte offset {offset + e.start}: byte 0x{raw[e.start]:02x} "
+                                 f"is not UTF-8 ({e.reason}); convert the file (e.g. iconv -f cp949 -t utf-8) or "
+                                 "pass --encoding-errors replace to read it with U+FFFD in place of bad bytes"
+                                 ) from None
+            text = raw.decode("utf-8", errors="replace")
+            bad_lines += 1
+            first = first or (n, offset + e.start)
+        offset += len(raw)
+        yield n, text
     if bad_lines:
         import sys
 
@@ -84,12 +132,13 @@ def _lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
 
 def read_documents(path: str | Path, layout: str | None = None, text_field: str = "text",
                    encoding_errors: str = "strict") -> Iterator[list[str]]:
-    """Documents (lists of sentences) from one corpus file. layout: 'text' or 'jsonl' (default: by suffix);
+    """Documents (lists of sentences) from one corpus file, plain or ``.gz``. layout: 'text' or 'jsonl' (default:
+    by suffix, .gz aside);
     encoding_errors: 'strict' (a bad byte is an error naming line and byte offset) or 'replace'."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--corpus {path}: no such file")
-    layout = layout or ("jsonl" if path.suffix.lower() in (".jsonl", ".json") else "text")
+    layout = layout or _layout(path)
     if layout not in ("text", "jsonl"):
         raise UsageError(f"corpus layout {layout!r}: use text or jsonl")
     found = False
