@@ -1,5 +1,6 @@
 """fill-mask and feature-extraction: same answers as transformers' pipelines; the CLI around them."""
 
+import math
 import shutil
 
 import numpy as np
@@ -106,3 +107,34 @@ def test_dry_runs(mlm_dir, capsys):
     assert "2 [MASK]" in capsys.readouterr().out
     assert main(["bert", "embed", "--model", str(mlm_dir), "--dry-run", "x", "y"]) == 0
     assert "2 text(s)" in capsys.readouterr().out
+
+
+def test_glued_word_continues_the_mask_and_whole_word_decoding(mlm_dir):
+    pipe = bertgan.pipeline("fill-mask", model=mlm_dir, device="cpu")
+    tok = pipe.tokenizer
+    ids, starts = pipe._mask_ids("the [MASK]ing dog [MASK].")
+    # 'ing' glued to the mask is the continuation piece '##ing', as in 'walking' (walk ##ing); '.' is punctuation
+    assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "the", "[MASK]", "##ing", "dog", "[MASK]", ".", "[SEP]"]
+    assert starts == [True, True]
+    assert pipe._mask_ids("un[MASK] x")[1] == [False]  # after letters, the mask continues a word
+    words = pipe("the [MASK] sat down.", top_k=4, whole_word=2)
+    assert len(words) == 1 and len(words[0]) == 4
+    scores = [w["score"] for w in words[0]]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    for w in words[0]:
+        assert not w["pieces"][0].startswith("##") and all(p.startswith("##") for p in w["pieces"][1:])
+        assert w["word"] == "".join(p.removeprefix("##") for p in w["pieces"])
+    # a one-piece word's joint probability is its probability as a single [MASK] answer, restricted to word starts
+    single = {p["token"]: p["score"] for p in pipe("the [MASK] sat down.", top_k=50)[0]}
+    for w in words[0]:
+        if len(w["pieces"]) == 1 and w["word"] in single:
+            assert abs(w["score"] - single[w["word"]]) < 1e-6
+    # the joint probability of a two-piece word is P(first) × P(second | first) — checked by hand on the best beam
+    ids, _ = pipe._mask_ids("the [MASK] sat down.")
+    (first, second), logp = pipe._beam(ids, 2, 2, True, 3)[0]
+    assert not tok.convert_ids_to_tokens(first).startswith("##") and tok.convert_ids_to_tokens(second).startswith("##")
+    mask = tok.mask_token_id
+    p1 = pipe._probs([ids[:2] + [mask, mask] + ids[3:]])[0, 2, first]
+    p2 = pipe._probs([ids[:2] + [first, mask] + ids[3:]])[0, 3, second]
+    assert abs(math.exp(logp) - float(p1 * p2)) <= 1e-5 * float(p1 * p2)
+    assert main(["bert", "fill-mask", "--model", str(mlm_dir), "--whole-word", "9", "a [MASK]"]) == 2

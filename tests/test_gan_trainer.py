@@ -149,3 +149,38 @@ def test_step_equals_the_textbook_alternating_update():
     og.step()
     for (name, a), b in zip([*Ga.named_parameters(), *Da.named_parameters()], [*G.parameters(), *D.parameters()]):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), name
+
+
+def test_export_is_a_smaller_folder_that_samples_like_the_run(tmp_path, capsys):
+    import numpy as np
+
+    from bertgan.cli import main
+
+    cfg = resolve("dcgan", max_steps=4, ema=0.9, **{**TINY, "width": 8})
+    train(cfg, tmp_path / "run", progress=False)
+    assert main(["gan", "export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "g")]) == 0
+    tensors = load_file(str(tmp_path / "g" / "generator.safetensors"))
+    assert tensors and all(k.startswith("G.") for k in tensors)  # G alone: no D, no optimiser, no RNG state
+    assert {v.dtype for k, v in tensors.items() if v.is_floating_point()} == {torch.float16}
+    run_G, _ = load_generator(tmp_path / "run", torch.device("cpu"))
+    shipped_G, cfg2 = load_generator(tmp_path / "g", torch.device("cpu"))
+    assert cfg2.arch == "dcgan" and cfg2.data_dir is None
+    for (k, a), b in zip(run_G.state_dict().items(), shipped_G.state_dict().values()):
+        if a.is_floating_point():  # the EMA weights, rounded to fp16
+            torch.testing.assert_close(b, a.half().float(), rtol=0, atol=0, msg=k)
+    for target in ("run", "g"):
+        out = tmp_path / f"{target}.npy"
+        assert main(["gan", "sample", "--run", str(tmp_path / target), "-n", "5", "--out", str(out)]) == 0
+        x = np.load(out, allow_pickle=False)
+        assert x.shape == (5, 1, 32, 32) and x.dtype == np.float32 and -1 <= x.min() and x.max() <= 1
+    a, b = np.load(tmp_path / "run.npy"), np.load(tmp_path / "g.npy")
+    assert np.abs(a - b).max() < 0.02  # the same z through the fp16-rounded weights
+    capsys.readouterr()
+    for argv, message in ((["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "g")],
+                           "already holds a generator"),
+                          (["sample", "--pretrained", "no-such-name", "--out", str(tmp_path / "x.png")],
+                           "no such shipped generator"),
+                          (["sample", "--run", str(tmp_path / "g"), "--out", str(tmp_path / "x.jpg")],
+                           ".png file (a grid) or a .npy file")):
+        assert main(["gan", *argv]) == 2
+        assert message in capsys.readouterr().err

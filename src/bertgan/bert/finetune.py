@@ -258,7 +258,10 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
     """Fine-tune ``cfg.model`` on ``cfg.task``; returns the final step, the best evaluation and its folder."""
     from tqdm.auto import tqdm
 
+    from bertgan.bert.hub import model_path
+
     cfg.validate()
+    cfg = dataclasses.replace(cfg, model=str(model_path(cfg.model)))  # a packaged model's name → its folder
     run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT, CONFIG)
     tok = WordPieceTokenizer.from_dir(cfg.model) if _has_tokenizer(cfg.model) else None
     if tok is None:

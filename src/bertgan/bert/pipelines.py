@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from bertgan.bert.hub import from_pretrained
+from bertgan.bert.hub import from_pretrained, model_path
 from bertgan.bert.model import (
     BertForMaskedLM,
     BertForQuestionAnswering,
@@ -49,10 +49,7 @@ from bertgan.train.runtime import pick_device
 
 
 def _load_tokenizer(folder: str | Path) -> WordPieceTokenizer:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json, weights, "
-                         "tokenizer)")
+    folder = model_path(folder)
     if not any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt")):
         raise UsageError(f"--model {folder}: no tokenizer (vocab.txt or tokenizer.json) beside the weights; save "
                          "the tokenizer into the model folder")
@@ -68,6 +65,7 @@ class _Batch:
 
 class _Pipeline:
     def __init__(self, model: str | Path, cls, device: str = "auto", truncate: bool = True):
+        model = model_path(model)  # a folder, or a packaged model's name
         self.tokenizer = _load_tokenizer(model)
         quiet = logging.getLogger("bertgan")
         level = quiet.level
@@ -95,35 +93,170 @@ class _Pipeline:
 
 
 class FillMaskPipeline(_Pipeline):
+    """Top-k for every [MASK] (seed 000's masked LM), one piece per [MASK] as transformers' fill-mask gives — or,
+    with ``whole_word=K``, whole words of up to K pieces with their joint probability.
+
+    A word glued to a [MASK] continues the masked word: in '나는 [MASK]에 가서' the particle 에 is encoded as the
+    continuation piece '##에', as it is in '슈퍼에' (슈퍼 ##에), not as a word of its own (what a plain encoding of
+    the text gives, and a Korean model never saw in training)."""
+
     def __init__(self, model, device="auto", truncate=True):
         super().__init__(model, BertForMaskedLM, device, truncate)
         missing = [k for k in self.model.load_report.missing if k.startswith("cls.predictions")]
         if missing:
+            from bertgan.bert.hub import packaged_models
+
+            with_head = [n for n, f in packaged_models().items() if n != "minilm"]
             raise UsageError(f"--model {model}: has no masked-LM head ({missing[0]} … not in the weights); "
-                             "fill-mask needs a BertForPreTraining or BertForMaskedLM checkpoint")
+                             "fill-mask needs a BertForPreTraining or BertForMaskedLM checkpoint"
+                             + (f" (packaged models with one: {', '.join(with_head)})" if with_head else ""))
+        vocab = self.tokenizer.get_vocab()
+        self._vocab = vocab
+        continuation = torch.zeros(self.tokenizer.vocab_size, dtype=torch.bool)
+        continuation[[i for t, i in vocab.items() if t.startswith("##")]] = True
+        special = torch.zeros_like(continuation)
+        special[self.tokenizer.all_special_ids] = True
+        self._continuation, self._special = continuation, special
+
+    # -------------------------------------------------------------------------------------------- encoding
+    def _continue_word(self, word: str) -> list[int]:
+        """WordPiece's greedy longest match for the rest of a word: '##' pieces only; [UNK] if it cannot."""
+        ids, start = [], 0
+        while start < len(word):
+            for end in range(len(word), start, -1):
+                piece = self._vocab.get("##" + word[start:end])
+                if piece is not None:
+                    ids.append(piece)
+                    start = end
+                    break
+            else:
+                return [self.tokenizer.unk_token_id]
+        return ids
+
+    def _mask_ids(self, text: str) -> tuple[list[int], list[bool]]:
+        """[CLS] … [SEP] ids of ``text``, and for each [MASK] whether it begins a word (not glued to letters before
+        it). A word glued after a [MASK] is encoded as its continuation."""
+        tok = self.tokenizer
+        mask = tok.special_tokens["mask"]
+        norm, pre, model = tok._tok.normalizer, tok._tok.pre_tokenizer, tok._tok.model
+        ids, starts = [tok.cls_token_id], []
+        parts = text.split(mask)
+        for i, part in enumerate(parts):
+            if i:
+                ids.append(tok.mask_token_id)
+                before = parts[i - 1]
+                # a word starts after whitespace or punctuation (BERT splits there), or at the very beginning;
+                # right after letters, or after another [MASK], the mask continues a word
+                starts.append(_breaks_word(before[-1]) if before else i == 1)
+            words = pre.pre_tokenize_str(norm.normalize_str(part))
+            for j, (word, (a, _)) in enumerate(words):
+                if j == 0 and i and a == 0 and not _breaks_word(word[0]):  # glued to the [MASK]: its word goes on
+                    ids.extend(self._continue_word(word))
+                else:
+                    ids.extend(tok.convert_tokens_to_ids([t.value for t in model.tokenize(word)]))
+        ids.append(tok.sep_token_id)
+        return ids, starts
+
+    def _batch(self, rows: list[list[int]]) -> _Batch:
+        longest = max(len(r) for r in rows)
+        if longest > self.max_length:
+            if not self.truncate:
+                raise UsageError(f"input of {longest} tokens is longer than max_position_embeddings "
+                                 f"{self.max_length}; shorten it or allow truncation (drop --no-truncate)")
+            warnings.warn(f"input of {longest} tokens truncated to max_position_embeddings {self.max_length}",
+                          stacklevel=3)
+            rows = [r[:self.max_length - 1] + [r[-1]] if len(r) > self.max_length else r for r in rows]
+            longest = self.max_length
+        ids = torch.full((len(rows), longest), self.tokenizer.pad_token_id, dtype=torch.long)
+        att = torch.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)], att[i, :len(r)] = torch.tensor(r), 1
+        return _Batch(ids.to(self.device), att.to(self.device), torch.zeros_like(ids).to(self.device))
 
     @torch.no_grad()
-    def __call__(self, texts: str | list[str], top_k: int = 5) -> list[list[list[dict]]]:
-        """For each text, for each [MASK] in it: the top_k {token, token_id, score} dicts, best first."""
+    def _probs(self, rows: list[list[int]]) -> torch.Tensor:
+        """(N, L, V) masked-LM probabilities of each row."""
+        b = self._batch(rows)
+        return self.model(b.input_ids, b.attention_mask, b.token_type_ids).prediction_logits.float().softmax(-1)
+
+    # -------------------------------------------------------------------------------------------- answers
+    @torch.no_grad()
+    def __call__(self, texts: str | list[str], top_k: int = 5, whole_word: int = 0) -> list:
+        """For each text, for each [MASK] in it: the top_k answers, best first — {token, token_id, score} dicts, or
+        with ``whole_word=K`` {word, pieces, score} dicts, score the joint probability of the pieces."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         if top_k <= 0:
             raise UsageError(f"--top-k {top_k}: must be a positive integer")
-        mask_id = self.tokenizer.mask_token_id
-        batch = self._encode(texts)
+        if not isinstance(whole_word, int) or whole_word < 0 or whole_word > 8:
+            raise UsageError(f"--whole-word {whole_word}: the most pieces a word may have, 1–8 (0: one piece per "
+                             "[MASK], no word constraint)")
+        encoded = []
         for i, t in enumerate(texts):
-            if not (batch.input_ids[i] == mask_id).any():
+            _check_str(t, i)
+            ids, starts = self._mask_ids(t)
+            if not starts:
                 raise UsageError(f"text {i + 1} has no [MASK] token: {t!r}; write [MASK] where a word should be "
                                  "predicted")
-        logits = self.model(batch.input_ids, batch.attention_mask, batch.token_type_ids).prediction_logits
+            encoded.append((ids, starts))
+        mask_id = self.tokenizer.mask_token_id
+        if whole_word:
+            out = [[self._whole_words(ids, m, starts[m], whole_word, top_k) for m in range(len(starts))]
+                   for ids, starts in encoded]
+            return out[0] if single else out
+        probs = self._probs([ids for ids, _ in encoded])
         out = []
-        for i in range(len(texts)):
-            where = (batch.input_ids[i] == mask_id).nonzero().flatten()
-            probs = logits[i, where].float().softmax(-1)  # (masks, V)
-            top = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+        for i, (ids, _) in enumerate(encoded):
+            where = [p for p, t in enumerate(ids[:probs.shape[1]]) if t == mask_id]
+            top = probs[i, where].topk(min(top_k, probs.shape[-1]), dim=-1)
             out.append([[{"token": self.tokenizer.convert_ids_to_tokens(int(t)), "token_id": int(t), "score": float(s)}
-                         for s, t in zip(scores, ids)] for scores, ids in zip(top.values, top.indices)])
+                         for s, t in zip(scores, ids_)] for scores, ids_ in zip(top.values, top.indices)])
         return out[0] if single else out
+
+    def _beam(self, ids: list[int], pos: int, length: int, starts_word: bool, width: int
+              ) -> list[tuple[list[int], float]]:
+        """The [MASK] at ``pos`` as ``length`` masks, filled left to right: the ``width`` best (piece ids, log joint
+        probability), each piece's probability conditioned on the pieces before it."""
+        mask_id = self.tokenizer.mask_token_id
+        beams = [([], 0.0)]
+        for j in range(length):
+            rows = [ids[:pos] + pieces + [mask_id] * (length - len(pieces)) + ids[pos + 1:] for pieces, _ in beams]
+            probs = self._probs(rows)[:, pos + j]  # (beams, V)
+            allowed = self._continuation if j or not starts_word else ~self._continuation
+            probs = probs.masked_fill(~allowed | self._special, 0.0)
+            logp = probs.clamp_min(1e-30).log() + torch.tensor([lp for _, lp in beams])[:, None]
+            best = logp.flatten().topk(min(width, logp.numel()))
+            beams = [(beams[int(f) // logp.shape[1]][0] + [int(f) % logp.shape[1]], float(v))
+                     for v, f in zip(best.values, best.indices)]
+        return beams
+
+    def _whole_words(self, ids: list[int], m: int, starts_word: bool, k: int, top_k: int) -> list[dict]:
+        """Whole-word decoding of the m-th [MASK]: for each length L = 1…k it becomes L masks, filled left to right by
+        a beam of ``top_k`` (the first piece a word start, unless the [MASK] is glued to letters before it; the rest
+        '##' pieces), each piece conditioned on the pieces already chosen — the order-based multi-token decoding of
+        Jiang et al. 2020 (X-FACTR). Words of every length are ranked together by joint probability."""
+        pos = [p for p, t in enumerate(ids) if t == self.tokenizer.mask_token_id][m]
+        found: dict[str, dict] = {}
+        for length in range(1, k + 1):
+            for pieces, lp in self._beam(ids, pos, length, starts_word, top_k):
+                tokens = self.tokenizer.convert_ids_to_tokens(pieces)
+                word = "".join(t[2:] if t.startswith("##") else t for t in tokens)
+                if word not in found or found[word]["score"] < math.exp(lp):
+                    found[word] = {"word": word, "pieces": tokens, "score": math.exp(lp)}
+        return sorted(found.values(), key=lambda w: -w["score"])[:top_k]
+
+
+def _breaks_word(c: str) -> bool:
+    """Whitespace or punctuation, where BERT's pre-tokeniser ends a word (its _is_punctuation: ASCII symbols too)."""
+    import unicodedata
+
+    return c.isspace() or unicodedata.category(c).startswith("P") or (33 <= ord(c) <= 47 or 58 <= ord(c) <= 64
+                                                                       or 91 <= ord(c) <= 96 or 123 <= ord(c) <= 126)
+
+
+def _check_str(text, i: int) -> None:
+    if not isinstance(text, str):
+        raise UsageError(f"text {i + 1}: expected a string, got {type(text).__name__}")
 
 
 class FeatureExtractionPipeline(_Pipeline):

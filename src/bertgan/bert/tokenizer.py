@@ -74,6 +74,13 @@ class OOVReport:
     word_level_unk: int  # words missing from the word-level vocabulary of the same size
     vocab_size: int
     word_vocab_size: int
+    pieces: int = 0  # WordPiece tokens of the text (a word that becomes [UNK] counts one)
+    eojeols: int = 0  # whitespace-separated words (for Korean, eojeols) of the text
+
+    @property
+    def pieces_per_eojeol(self) -> float:
+        """How finely WordPiece cuts: tokens per whitespace-separated word (a Korean eojeol)."""
+        return self.pieces / self.eojeols if self.eojeols else 0.0
 
     @property
     def wordpiece_rate(self) -> float:
@@ -133,8 +140,8 @@ class WordPieceTokenizer:
     # ------------------------------------------------------------------ building
     @classmethod
     def train(cls, files: str | Path | Iterable[str | Path], vocab_size: int, lowercase: bool = True,
-              strip_accents: bool = False, min_frequency: int = 2, encoding_errors: str = "strict"
-              ) -> WordPieceTokenizer:
+              strip_accents: bool = False, min_frequency: int = 2, encoding_errors: str = "strict",
+              limit_alphabet: int | None = None) -> WordPieceTokenizer:
         """Learn a WordPiece vocabulary of ``vocab_size`` entries (special tokens included) from UTF-8 text files.
 
         Folders are read recursively (``*.txt``). Also learns the word-level vocabulary of the same size (the most
@@ -146,6 +153,8 @@ class WordPieceTokenizer:
                              "(BERT used 30,000; a few thousand suits a small corpus)")
         if not isinstance(min_frequency, int) or min_frequency < 1:
             raise UsageError(f"--min-frequency {min_frequency}: must be a whole number ≥ 1")
+        if limit_alphabet is not None and (not isinstance(limit_alphabet, int) or limit_alphabet < 1):
+            raise UsageError(f"--limit-alphabet {limit_alphabet}: must be a whole number ≥ 1")
         paths = check_corpus(files, encoding_errors=encoding_errors)
         specials = [DEFAULT_SPECIALS[r] for r in SPECIAL_ROLES]
         tok = Tokenizer(models.WordPiece(unk_token=DEFAULT_SPECIALS["unk"], continuing_subword_prefix=PREFIX,
@@ -156,15 +165,20 @@ class WordPieceTokenizer:
         # the special tokens, every character alone and as '##c', then the most frequent adjacent pair is merged
         # until vocab_size. Google's WordPiece picks merges by likelihood instead; its trainer was never released,
         # and inference (greedy longest match) is the same either way. Ids are renumbered afterwards.
+        # limit_alphabet keeps only the most frequent characters: Korean Wikipedia has ~17,000 distinct characters
+        # (rare Hanja and symbols), which would otherwise fill the vocabulary twice over (each also as '##c'); a
+        # word holding a dropped character becomes [UNK], which 'tokenizer oov' measures.
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
-                                            special_tokens=specials, continuing_subword_prefix=PREFIX)
+                                            special_tokens=specials, continuing_subword_prefix=PREFIX,
+                                            **({"limit_alphabet": limit_alphabet} if limit_alphabet else {}))
         _train(tok, paths, trainer, encoding_errors)
         got = tok.get_vocab_size()
         if got > vocab_size:
             # The trainer never drops characters: the alphabet (each character and its '##' form) is a floor.
             raise UsageError(f"--vocab-size {vocab_size} is too small for this corpus: its characters alone (each "
                              f"also as a '##' continuation) plus the special tokens need {got} entries; use "
-                             f"--vocab-size {got} or more (more leaves room for multi-character pieces)")
+                             f"--vocab-size {got} or more (more leaves room for multi-character pieces), or keep "
+                             f"only the commonest characters with --limit-alphabet")
         vocab = _canonical_ids(tok.get_vocab())
         # The word-level vocabulary gets as many entries as WordPiece really has (a small corpus can leave it short
         # of vocab_size), so 'tokenizer oov' compares vocabularies of one size.
@@ -424,11 +438,6 @@ class WordPieceTokenizer:
         norm = self._tok.normalizer.normalize_str(text)
         return [w for w, _ in self._tok.pre_tokenizer.pre_tokenize_str(norm)]
 
-    def word_is_unk(self, word: str) -> bool:
-        """True when WordPiece cannot spell the (normalised) word with its pieces and emits [UNK]."""
-        unk = self.special_tokens["unk"]
-        return any(t.value == unk for t in self._tok.model.tokenize(word))
-
     def __repr__(self) -> str:
         return (f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase}, "
                 f"strip_accents={self.strip_accents})")
@@ -530,14 +539,23 @@ def measure_oov(tokenizer: WordPieceTokenizer, lines: Iterable[str],
                          "(only 'bertgan tokenizer train' writes one); pass --corpus FILE to build it")
     word_vocab = list(word_vocab)
     known = set(word_vocab)
-    counts = Counter(w for line in lines for w in tokenizer.words(line))
+    counts: Counter[str] = Counter()
+    eojeols = 0
+    for line in lines:
+        counts.update(tokenizer.words(line))
+        eojeols += len(line.split())
     total = sum(counts.values())
     if not total:
         raise UsageError("--text: the held-out text has no words; pass a file with text in it")
-    wp = sum(n for w, n in counts.items() if tokenizer.word_is_unk(w))
+    model = tokenizer._tok.model
+    wp = pieces = 0
+    for w, n in counts.items():
+        toks = model.tokenize(w)
+        pieces += n * len(toks)
+        wp += n * any(t.value == tokenizer.special_tokens["unk"] for t in toks)
     wl = sum(n for w, n in counts.items() if w not in known)
     return OOVReport(words=total, wordpiece_unk=wp, word_level_unk=wl, vocab_size=tokenizer.vocab_size,
-                     word_vocab_size=len(word_vocab))
+                     word_vocab_size=len(word_vocab), pieces=pieces, eojeols=eojeols)
 
 
 def _canonical_ids(vocab: dict[str, int]) -> dict[str, int]:

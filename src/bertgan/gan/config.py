@@ -44,6 +44,7 @@ class GANConfig:
     # optimisation: Radford et al. 2015 (DCGAN) values by default; lr_g ≠ lr_d is TTUR (Heusel et al. 2017)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    lr_decay: bool = False  # both learning rates fall linearly to 0 over the run (Miyato et al. 2018's schedule)
     beta1: float = 0.5
     beta2: float = 0.999
     adam_eps: float = 1e-8

@@ -3,9 +3,10 @@
 ``evaluate_run(run)`` draws n samples from the run's G (its EMA weights where kept) and measures:
 
   fid, kid     Fréchet / kernel Inception distance (Heusel et al. 2017; Bińkowski et al. 2018) in the pool3 space
-               of the standard TF InceptionV3 (``metrics/inception.py``), against n real *training* images. Each
-               comes with its floor: n real *test* images against the same training images, through the same
-               pipeline — what a perfect G would score at this n (FID is biased upward at small n).
+               of the standard TF InceptionV3 (``metrics/inception.py``), against n real *test* images (Lucic et
+               al. 2018's protocol; 10,000 = the whole MNIST / Fashion-MNIST test set). Each comes with its floor:
+               n real *training* images against the same test images, through the same pipeline — what a G that
+               reproduced its training data would score at this n (FID is biased upward at small n).
   domain-fid   the same Fréchet distance in the 128-d feature space of the evaluation classifier
                (``gan/classifier.py``): seconds on a CPU instead of the Inception network's ~0.1–0.2 s an image.
   pr, dc       precision / recall (Kynkäänniemi et al. 2019), density / coverage (Naeem et al. 2020), k = 5, in
@@ -43,6 +44,7 @@ METRICS = tuple(GAN_METRICS)
 CLASSIFIER_DATASET = {"digits": "digits", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
                       "stacked-mnist": "mnist"}
 CLASSIFIER_VERSION = 1
+JUDGES_DIR = Path(__file__).parent / "judges"
 DEFAULT_N = {"ring-8": 2500, "grid-25": 2500, "stacked-mnist": 26000}  # the papers' counts; else 10,000
 MIN_N = 50
 
@@ -111,12 +113,16 @@ def load_classifier(dataset: str, data_dir=None, *, progress: bool = False, log:
         raise UsageError(f"--dataset {dataset}: the evaluation classifier needs labelled images "
                          f"({', '.join(CLASSIFIER_DATASET)}); for other data use --metrics fid,kid,pr,dc")
     dataset = CLASSIFIER_DATASET[dataset]
-    path = cache_dir() / "classifiers" / f"{dataset}-v{CLASSIFIER_VERSION}.safetensors"
+    name = f"{dataset}-v{CLASSIFIER_VERSION}.safetensors"
+    path = cache_dir() / "classifiers" / name
+    # The package ships the MNIST and Fashion-MNIST classifiers (trained by train_classifier with its defaults,
+    # seed 0): no evaluation or --quick application trains one on first use.
+    for found in (JUDGES_DIR / name, path) if cache else ():
+        if found.is_file() and found.with_suffix(".json").is_file():
+            model = DomainClassifier(10)
+            model.load_state_dict(load_file(found))
+            return model.eval(), read_json(found.with_suffix(".json"))
     meta = path.with_suffix(".json")
-    if cache and path.is_file() and meta.is_file():
-        model = DomainClassifier(10)
-        model.load_state_dict(load_file(path))
-        return model.eval(), read_json(meta)
     log(f"training the evaluation classifier on real {dataset} (once; cached in {path.parent})")
     model, info = train_classifier(dataset, data_dir, progress=progress)
     log(f"classifier test accuracy {info['test_accuracy']:.4f}")
@@ -263,17 +269,20 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         test = load_images(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_dir, "test")
     if len(train) < n:
         raise UsageError(f"-n {n}: {cfg.dataset} has {len(train)} training images; use -n {len(train)} or fewer")
-    ref = _subset(train, n, seed + 1)
-    if test is None:  # a folder: the floor compares two disjoint halves
+    if test is not None:
+        # Lucic et al. 2018's protocol: generated images against real *test* images; the floor is real training
+        # images against the same test images — what a G that reproduced its training set would score.
+        m = min(n, len(test))
+        ref = _subset(test, m, seed + 1)
+        floor_a, floor_b = _subset(train, m, seed + 3).images, ref.images
+        result["floor_note"] = (f"reference: {m} real test images; floor: {m} real training images against them, "
+                                "through the same pipeline")
+    else:  # a folder: the reference is n of its images, the floor two disjoint halves
+        ref = _subset(train, n, seed + 1)
         half = len(train) // 2
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 2))
         floor_a, floor_b = train.images[perm[:half]], train.images[perm[half:2 * half]]
-    else:
-        m = min(n, len(test))
-        floor_a, floor_b = _subset(test, m, seed + 3).images, ref.images[:m]
-    result["floor_note"] = ("floor: real test images vs real training images through the same pipeline, "
-                            f"{len(floor_a)} each" if test is not None else
-                            f"floor: two disjoint halves of the folder, {len(floor_a)} each")
+        result["floor_note"] = f"reference: {n} images of the folder; floor: two disjoint halves, {half} each"
 
     feats = {}
     if {"fid", "kid"} & set(names):
@@ -288,12 +297,12 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         name = cfg.dataset if not cfg.dataset.startswith("folder:") else \
             f"folder-{hashlib.sha1(cfg.dataset.encode()).hexdigest()[:12]}-{len(train)}"
         key = f"{name}-{cfg.image_size}-{cfg.channels}"
-        f_ref = _real_inception(ref.images, f"{key}-train-{n}-{seed + 1}", progress, extractor)
         if test is None:
+            f_ref = _real_inception(ref.images, f"{key}-{len(ref)}-{seed + 1}", progress, extractor)
             f_a, f_b = extractor(floor_a, progress=progress), extractor(floor_b, progress=progress)
         else:
-            f_a = _real_inception(floor_a, f"{key}-test-{len(floor_a)}-{seed + 3}", progress, extractor)
-            f_b = f_ref[:len(floor_a)]
+            f_ref = _real_inception(ref.images, f"{key}-test-{len(ref)}-{seed + 1}", progress, extractor)
+            f_a, f_b = _real_inception(floor_a, f"{key}-train-{len(floor_a)}-{seed + 3}", progress, extractor), f_ref
         feats["inception"] = (f_fake, f_ref)
         if "fid" in names:
             result["fid"] = {"value": fid(f_fake, f_ref), "floor": fid(f_a, f_b), "n": n,
@@ -314,20 +323,19 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         model, info = load_classifier(cfg.dataset, cfg.data_dir, progress=progress, log=log)
         result["classifier"] = info
         lab_fake, d_fake = classify_channels(model, fake)
-        # Real test images, classified once: the floor of the domain FID and of the mode figures alike.
-        lab_a, d_a = classify_channels(model, floor_a)
+        lab_ref, d_ref = classify_channels(model, ref.images)  # the real test images
         if "domain-fid" in names or ({"pr", "dc"} & set(names) and not feats):
-            _, d_ref = classify_channels(model, ref.images)
             feats.setdefault("domain", (d_fake, d_ref))
         if "domain-fid" in names:
-            result["domain-fid"] = {"value": fid(d_fake, d_ref), "floor": fid(d_a, d_ref[:len(floor_b)]), "n": n,
+            _, d_a = classify_channels(model, floor_a)
+            result["domain-fid"] = {"value": fid(d_fake, d_ref), "floor": fid(d_a, d_ref), "n": n,
                                     "network": f"bertgan's {clf_dataset} classifier, 128-d penultimate layer"}
         if "modes" in names:
             result["modes"] = _modes(cfg.dataset, lab_fake, train, run, info)
-            # What a perfect G would score, given the classifier's own errors on images it never saw.
-            floor = _modes(cfg.dataset, lab_a, train, None, info)
+            # What a perfect G would score, given the classifier's own errors on real images it never saw.
+            floor = _modes(cfg.dataset, lab_ref, train, None, info)
             result["modes"]["floor"] = {k: floor[k] for k in ("modes_covered", "kl") if k in floor}
-            result["modes"]["floor"]["n"] = len(floor_a)
+            result["modes"]["floor"]["n"] = len(ref)
 
     if {"pr", "dc"} & set(names):
         from bertgan.metrics.prdc import prdc

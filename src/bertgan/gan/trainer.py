@@ -48,7 +48,9 @@ from bertgan.train.checkpoint import (
 from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
 
 CHECKPOINT = "checkpoint.safetensors"
+GENERATOR = "generator.safetensors"  # an exported G alone (``export_generator``): what ships in gan/pretrained/
 CONFIG = "config.json"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 METRICS = "metrics.jsonl"
 N_FIXED = 64  # size of the fixed-z sample grid
 N_FIXED_POINTS = 2500  # the 2-D sets are drawn as a scatter of this many samples (PacGAN's evaluation count)
@@ -318,6 +320,10 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             if order is None or i == 0:
                 order = epoch_order(cfg.seed, epoch, n).to(images.device)
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            if cfg.lr_decay:  # a pure function of the step, so a resumed run follows the same schedule
+                for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+                    for group in opt.param_groups:
+                        group["lr"] = lr * (1.0 - step / total_steps)
             real = images[idx].to(device, non_blocking=True).float()
             if not points:
                 real = real.div_(127.5).sub_(1.0).contiguous(memory_format=fmt)  # uint8 → [−1, 1]
@@ -372,19 +378,56 @@ def build_run_models(cfg: GANConfig, n_classes: int = 0):
                      d_batchnorm=not (cfg.spectral_norm or cfg.gp or cfg.r1))
 
 
+def list_pretrained() -> dict[str, Path]:
+    """The generators that ship inside the package: name → folder (config.json, generator.safetensors, card.md)."""
+    if not PRETRAINED_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(PRETRAINED_DIR.iterdir()) if (p / GENERATOR).is_file()}
+
+
+def pretrained_path(name: str) -> Path:
+    found = list_pretrained()
+    if name not in found:
+        raise UsageError(f"--pretrained {name}: no such shipped generator; choose one of "
+                         f"{', '.join(found) or '(none installed)'} ('bertgan gan list-pretrained')")
+    return found[name]
+
+
 def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, GANConfig]:
-    """A run's G for sampling — its EMA weights where the run kept them."""
+    """A run's G for sampling — its EMA weights where the run kept them. Also reads a folder written by
+    ``export_generator`` (a shipped generator): config.json and generator.safetensors, the same tensors."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     path = run_dir / CHECKPOINT
+    if not path.is_file() and (run_dir / GENERATOR).is_file():
+        path = run_dir / GENERATOR
     if not path.is_file():
         raise UsageError(f"{path}: no such file — {run_dir} holds no trained generator; train one with "
                          f"'bertgan gan train --out {run_dir}'")
     ckpt = load_checkpoint(path)
     G, _ = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
     name = "G_ema" if any(k.startswith("G_ema.") for k in ckpt.tensors) else "G"
-    restore_module(G, ckpt, name, str(path))
+    restore_module(G, ckpt, name, str(path))  # fp16 tensors of an exported G are widened to G's fp32
     return G.to(device).eval(), cfg
+
+
+def export_generator(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """G alone (its EMA weights where kept), in ``dtype``, with the run's config.json: a folder that
+    ``load_generator`` (and ``bertgan gan sample --run``) reads like the run itself, at a fraction of the size."""
+    from bertgan.io import ensure_writable_dir
+
+    run_dir = Path(run_dir)
+    G, cfg = load_generator(run_dir, torch.device("cpu"))
+    ckpt = load_checkpoint(run_dir / CHECKPOINT)
+    out = ensure_writable_dir(out, "--out")
+    if (out / GENERATOR).exists() or (out / CHECKPOINT).exists():
+        raise UsageError(f"--out {out}: already holds a generator; choose another folder")
+    meta = {"n_classes": int(ckpt.meta.get("n_classes", 0)), "step": int(ckpt.meta["step"]),
+            "epoch": ckpt.meta.get("epoch"), "dtype": str(dtype).removeprefix("torch."),
+            "weights": "G_ema" if cfg.ema else "G"}
+    save_checkpoint(out / GENERATOR, {"G": G.to(dtype)}, meta=meta, rng=False)
+    write_json(out / CONFIG, dataclasses.asdict(dataclasses.replace(cfg, data_dir=None)))
+    return out
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -396,10 +439,10 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torch.device,
-             interpolate: bool = False, frames: int = 10) -> tuple[torch.Tensor, int]:
-    """uint8 images (float points for the 2-D sets) and the grid's row length. interpolate: n // frames rows (at
-    least one), each a walk from one z to another in ``frames`` steps (slerp for the normal prior, a straight line
-    for the uniform one)."""
+             interpolate: bool = False, frames: int = 10, raw: bool = False) -> tuple[torch.Tensor, int]:
+    """uint8 images (float points for the 2-D sets; with ``raw``, G's float output (N, C, H, W) in [−1, 1]) and
+    the grid's row length. interpolate: n // frames rows (at least one), each a walk from one z to another in
+    ``frames`` steps (slerp for the normal prior, a straight line for the uniform one)."""
     gen = torch.Generator().manual_seed(seed)
     if interpolate:
         rows = max(1, n // frames)
@@ -417,4 +460,4 @@ def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torc
             out = G(z.to(device), (torch.arange(z.shape[0]) % k).to(device))
         else:
             out = G(z.to(device))
-    return (out.float().cpu() if cfg.arch == "toy" else to_uint8(out)), nrow
+    return (out.float().cpu() if raw or cfg.arch == "toy" else to_uint8(out)), nrow

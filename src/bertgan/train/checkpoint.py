@@ -70,8 +70,9 @@ class Checkpoint:
 
 def save_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer] | None = None, meta: dict | None = None,
-                    tensors: dict[str, torch.Tensor] | None = None) -> None:
-    """``tensors``: anything else the loop position needs (named ``prefix.key``; read back with module_state)."""
+                    tensors: dict[str, torch.Tensor] | None = None, rng: bool = True) -> None:
+    """``tensors``: anything else the loop position needs (named ``prefix.key``; read back with module_state).
+    ``rng=False`` leaves out the random generators' states (a file to sample from, not to resume)."""
     tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in (tensors or {}).items()}
     for name, module in modules.items():
         for k, v in module.state_dict().items():
@@ -85,8 +86,9 @@ def save_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module],
                     v = torch.tensor(v)
                 tensors[f"{name}.state.{idx}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
         opt_groups[name] = sd["param_groups"]
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if rng:
+        tensors["rng.torch"] = torch.get_rng_state()
+    if rng and torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
     metadata = {_META_KEY: json.dumps({"meta": meta or {}, "optimizers": opt_groups})}
