@@ -138,3 +138,25 @@ def test_glued_word_continues_the_mask_and_whole_word_decoding(mlm_dir):
     p2 = pipe._probs([ids[:2] + [first, mask] + ids[3:]])[0, 3, second]
     assert abs(math.exp(logp) - float(p1 * p2)) <= 1e-5 * float(p1 * p2)
     assert main(["bert", "fill-mask", "--model", str(mlm_dir), "--whole-word", "9", "a [MASK]"]) == 2
+
+
+def test_packaged_model_names(mlm_dir, tmp_path, monkeypatch, capsys):
+    """A model that ships in the package is used by name wherever a folder is: fill-mask, embed, evaluate,
+    finetune; 'bert list-models' lists it; an unknown name lists the known ones."""
+    import bertgan.bert.hub as hub
+
+    shutil.copytree(mlm_dir, tmp_path / "models" / "tiny-en")
+    monkeypatch.setattr(hub, "PACKAGED_DIR", tmp_path / "models")
+    monkeypatch.chdir(tmp_path)  # no folder called tiny-en here
+    assert hub.model_path("tiny-en") == tmp_path / "models" / "tiny-en"
+    assert main(["bert", "list-models"]) == 0
+    listed = capsys.readouterr().out
+    assert "tiny-en" in listed and "2 layers × 32" in listed and "with MLM head" in listed
+    by_name = bertgan.pipeline("fill-mask", model="tiny-en", device="cpu")("the [MASK] sat.", top_k=3)
+    by_dir = bertgan.pipeline("fill-mask", model=mlm_dir, device="cpu")("the [MASK] sat.", top_k=3)
+    assert by_name == by_dir
+    assert main(["bert", "embed", "--model", "tiny-en", "x"]) == 0
+    capsys.readouterr()
+    assert main(["bert", "fill-mask", "--model", "tiny-nope", "a [MASK]"]) == 2
+    err = capsys.readouterr().err
+    assert "no packaged model of that name" in err and "tiny-en" in err

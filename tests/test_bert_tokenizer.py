@@ -372,3 +372,33 @@ def test_bad_encode_arguments(minilm):
 def test_read_lines_names_the_text_flag(tmp_path):
     with pytest.raises(UsageError, match="--text .*no such file"):
         read_lines(tmp_path / "none.txt")
+
+
+def test_gzip_corpus_limit_alphabet_and_sizes(tmp_path):
+    import gzip
+
+    from bertgan.bert.tokenizer import measure_oov
+
+    lines = ["감사합니다 여러분 오늘도 감사합니다", "학교에 갑니다 학교에서 공부합니다"] * 30 + ["희귀한 글자 龘"]
+    with gzip.open(tmp_path / "c.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    full = WordPieceTokenizer.train([tmp_path], 400)  # a folder: its .txt.gz is read, streamed
+    assert "龘" in full.get_vocab()
+    # the alphabet limited to the commonest characters: the rare one is dropped and its word becomes [UNK]
+    limited = WordPieceTokenizer.train([tmp_path / "c.txt.gz"], 400, limit_alphabet=18)  # the 18 of the common lines
+    assert "龘" not in limited.get_vocab() and limited.tokenize("龘") == ["[UNK]"]
+    # 252 words seen once each (every 2- and 3-syllable word of six syllables): WordPiece stops short of the 400
+    # entries asked (a pair seen once is never merged), and the word-level vocabulary takes its real size
+    import itertools
+
+    syl = "가나다라마바"
+    words = ["".join(w) for n in (2, 3) for w in itertools.product(syl, repeat=n)]
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "words.txt").write_text(" ".join(words) + "\n", encoding="utf-8")
+    hapax = WordPieceTokenizer.train([tmp_path / "w"], 400)
+    assert hapax.vocab_size < len(words) < 400 and len(hapax.word_vocab) == hapax.vocab_size
+    r = measure_oov(full, ["감사합니다 학교에서"])
+    assert r.eojeols == 2 and r.pieces == len(full.tokenize("감사합니다 학교에서"))
+    assert r.pieces_per_eojeol == r.pieces / 2
+    with pytest.raises(UsageError, match="--limit-alphabet 0"):
+        WordPieceTokenizer.train([tmp_path], 400, limit_alphabet=0)

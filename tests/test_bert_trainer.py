@@ -218,3 +218,33 @@ def test_two_processes_equal_one_process(tmp_path, corpus, tok):
     torch.manual_seed(0)
     init = BertForPreTraining(preset("tiny", vocab_size=len(a["cls.predictions.bias"]))).state_dict()
     assert max(float((a[k] - init[k]).abs().max()) for k in a) > 1e-3  # and training did move the weights
+
+
+def test_eval_corpus_and_a_gzip_folder_as_the_corpus(tmp_path, corpus, tok):
+    """--corpus takes a folder (its .txt.gz streamed); --eval-corpus scores a held-out corpus of its own, and then
+    no training document is held out."""
+    import gzip
+
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "train").mkdir()
+    with gzip.open(tmp_path / "train" / "part.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines[:1000]) + "\n")
+    held = tmp_path / "held.txt"
+    held.write_text("\n".join(lines[1000:]) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["bert", "pretrain", "--corpus", str(tmp_path / "train"), "--eval-corpus", str(held), "--tokenizer",
+                 tok, "--preset", "tiny", "--max-seq-length", "32", "--batch-size", "4", "--max-steps", "4",
+                 "--warmup-steps", "1", "--eval-every", "2", "--precision", "fp32", "--device", "cpu", "--out",
+                 str(out), "--no-progress"]) == 0
+    cfg = load_config(out)
+    assert cfg.corpus == [str((tmp_path / "train" / "part.txt.gz").resolve())] and cfg.eval_corpus == [str(held)]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "eval_mlm_acc" in r] == [2, 4]
+    caches = sorted(p.name for p in (out / "cache").iterdir())
+    assert len(caches) == 2  # the training corpus and the held-out one, each tokenised once
+    held_cache = [p for p in (out / "cache").iterdir()
+                  if json.loads((p / "meta.json").read_text())["files"] == [str(held)]]
+    assert held_cache and json.loads((held_cache[0] / "meta.json").read_text())["documents"] >= 2
+    # --resume names the same held-out corpus or none
+    assert main(["bert", "pretrain", "--resume", "--out", str(out), "--eval-corpus", str(corpus), "--max-steps",
+                 "6", "--no-progress"]) == 2

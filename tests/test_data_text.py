@@ -56,3 +56,29 @@ def test_bad_corpora(tmp_path, content, message):
     bad.write_text('{"text": "ok."}\n{oops\n', encoding="utf-8")
     with pytest.raises(UsageError, match=r"b.jsonl: line 2: not valid JSON"):
         list(read_documents(bad))
+
+
+def test_gzip_corpus_streams_like_plain_text_and_folders_expand(tmp_path):
+    import gzip
+
+    from bertgan.data.text import corpus_files
+
+    body = "첫 문장이다. 두 번째 문장.\n\n다른 문서.\n"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text(body, encoding="utf-8")
+    with gzip.open(tmp_path / "sub" / "b.txt.gz", "wt", encoding="utf-8") as f:
+        f.write(body)
+    (tmp_path / "notes.md").write_text("not a corpus", encoding="utf-8")
+    assert list(read_documents(tmp_path / "sub" / "b.txt.gz")) == list(read_documents(tmp_path / "a.txt"))
+    assert corpus_files([tmp_path]) == [tmp_path / "a.txt", tmp_path / "sub" / "b.txt.gz"]  # sorted, .md left out
+    with gzip.open(tmp_path / "c.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write(json.dumps({"text": "JSON 문서. 두 문장."}) + "\n")
+    assert list(read_documents(tmp_path / "c.jsonl.gz")) == [["JSON 문서.", "두 문장."]]  # layout by suffix, .gz aside
+    # a cut gzip stream is one error naming the file, not an EOFError traceback
+    data = (tmp_path / "sub" / "b.txt.gz").read_bytes()
+    (tmp_path / "cut.txt.gz").write_bytes(data[:len(data) // 2])
+    with pytest.raises(UsageError, match=r"cut\.txt\.gz: not a readable gzip file"):
+        list(read_documents(tmp_path / "cut.txt.gz"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="holds no .txt, .txt.gz"):
+        corpus_files([tmp_path / "empty"])
