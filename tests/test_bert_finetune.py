@@ -170,3 +170,47 @@ def test_cli_dry_run_and_errors(tmp_path, tiny, shared_file, capsys):
     assert main(["bert", "finetune", "classify", "--model", tiny, "--train", str(empty), "--dev", train,
                  "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "e")]) == 2
     assert str(empty) in capsys.readouterr().err
+
+
+def test_nan_weights_never_replace_best(tmp_path, tiny, shared_file, monkeypatch, capsys):
+    """Epoch 1 writes best/; in epoch 2 the weights turn NaN: the run stops with exit status 3 and best/ is the
+    epoch-1 model, byte for byte (it used to be overwritten by an all-NaN model that 'scored' by predicting one
+    class)."""
+    import bertgan.bert.finetune as ft
+
+    train = _head(shared_file("sst-2/train.tsv"), 33, tmp_path, "train.tsv")
+    dev = _head(shared_file("sst-2/dev.tsv"), 21, tmp_path, "dev.tsv")
+    real = ft._forward
+    calls = {"n": 0}
+
+    def poisoned(model, batch):
+        calls["n"] += model.training  # training steps only, not evaluation batches
+        if calls["n"] == 5 and model.training:  # step 5, in epoch 2 (4 steps an epoch): the weights become NaN
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.fill_(float("nan"))
+        return real(model, batch)
+
+    monkeypatch.setattr(ft, "_forward", poisoned)
+    out = tmp_path / "run"
+    argv = ["bert", "finetune", "classify", "--model", tiny, "--train", train, "--dev", dev, "--epochs", "3",
+            "--batch-size", "8", "--max-seq-length", "64", "--precision", "fp32", "--out", str(out), "--no-progress"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "step 5: the loss became NaN or infinite" in err and "last checkpoint (step 4)" in err
+    best = json.loads((out / "eval.json").read_text())
+    assert best["step"] == 4 and best["metrics"]["precision"] == "fp32"
+    weights = load_file(str(out / "best" / "model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+
+
+def test_pretrain_with_a_huge_learning_rate_stops(tmp_path, tiny, shared_file, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(shared_file("wikitext-2/test.txt").read_text(encoding="utf-8").splitlines()[:400]),
+                      encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["bert", "pretrain", "--corpus", str(corpus), "--tokenizer", tiny, "--preset", "tiny",
+                 "--max-seq-length", "32", "--batch-size", "4", "--max-steps", "30", "--lr", "1e6",
+                 "--warmup-steps", "0", "--precision", "fp32", "--out", str(out), "--no-progress"]) == 3
+    assert "the loss became NaN or infinite" in capsys.readouterr().err
+    assert not (out / "final").exists()

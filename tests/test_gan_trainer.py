@@ -184,3 +184,37 @@ def test_export_is_a_smaller_folder_that_samples_like_the_run(tmp_path, capsys):
                            ".png file (a grid) or a .npy file")):
         assert main(["gan", *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_nan_stops_the_run_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch, capsys):
+    """A loss that turns NaN at step 5 (checkpoints every 2 steps): exit status 3, a message naming the step and the
+    likely cause, the step-4 checkpoint left as it was; --lr 1e30 from the start writes no checkpoint at all."""
+    import bertgan.gan.losses as losses
+    from bertgan.cli import main
+
+    d_loss, g_loss = losses.LOSSES["nonsaturating"]
+    calls = {"n": 0}
+
+    def poisoned(real, fake, **kw):
+        calls["n"] += 1
+        out = d_loss(real, fake, **kw)
+        return out * float("nan") if calls["n"] >= 5 else out
+
+    monkeypatch.setitem(losses.LOSSES, "nonsaturating", (poisoned, g_loss))
+    out = tmp_path / "run"
+    argv = ["gan", "train", "--arch", "mlp", "--width", "8", "--batch-size", "32", "--max-steps", "8",
+            "--checkpoint-every", "2", "--log-every", "1", "--precision", "fp32", "--out", str(out), "--no-progress"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "step 5: the loss became NaN or infinite" in err and "last checkpoint (step 4)" in err
+    assert "learning rate" in err
+    G, _ = load_generator(out, torch.device("cpu"))  # the step-4 checkpoint: finite, loadable
+    assert all(torch.isfinite(p).all() for p in G.parameters())
+    from bertgan.train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out / "checkpoint.safetensors").meta["step"] == 4
+    monkeypatch.setitem(losses.LOSSES, "nonsaturating", (d_loss, g_loss))
+    assert main(["gan", "train", "--arch", "mlp", "--width", "8", "--batch-size", "32", "--max-steps", "4",
+                 "--lr-g", "1e30", "--lr-d", "1e30", "--out", str(tmp_path / "huge"), "--no-progress"]) == 3
+    assert "no checkpoint was written" in capsys.readouterr().err
+    assert not (tmp_path / "huge" / "checkpoint.safetensors").exists()

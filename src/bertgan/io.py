@@ -78,3 +78,77 @@ def ensure_writable_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot write there ({e.strerror}); choose a folder you can write to") from e
     return path
+
+
+# ------------------------------------------------------------------------------------------------ safetensors
+
+DIGEST_KEY = "bertgan.sha256"
+"""safetensors metadata key of the SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+
+
+def tensor_digest(tensors: dict) -> str:
+    """SHA-256 of the tensors as stored: for each name in sorted order, its name, dtype, shape and raw bytes."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """A safetensors file, written atomically, its tensors' SHA-256 in the metadata (checked by ``load_tensors``).
+    Non-finite floating tensors are refused (NonFiniteError) and nothing is written: whatever file was there stays."""
+    from safetensors.torch import save_file
+
+    from bertgan.errors import NonFiniteError
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    try:
+        check_finite(tensors, str(path))
+    except UsageError as e:
+        raise NonFiniteError(f"{e} — not written; the file there before (if any) is kept") from None
+    meta = {**(metadata or {}), DIGEST_KEY: tensor_digest(tensors)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def load_tensors(path: str | os.PathLike, finite: bool = True) -> tuple[dict, dict[str, str]]:
+    """(tensors, metadata) of a safetensors file. A file bertgan wrote must still match its SHA-256 (a flipped byte
+    is an error naming the file); files of other tools carry no digest and load as they are. ``finite``: a NaN or
+    infinite value in any floating tensor is an error too — such weights would only ever produce NaN."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a readable safetensors file ({e}); it is corrupt or truncated — restore it "
+                         "or train again") from e
+    want = metadata.get(DIGEST_KEY)
+    if want is not None and tensor_digest(tensors) != want:
+        raise UsageError(f"{path}: its tensors do not match the SHA-256 written with them — the file was damaged "
+                         "after it was saved (disk, copy or edit); restore it from a backup or train again")
+    if finite:
+        check_finite(tensors, str(path))
+    return tensors, metadata
+
+
+def check_finite(tensors: dict, source: str) -> None:
+    """UsageError naming the first floating tensor that holds NaN or ±inf."""
+    import torch
+
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise UsageError(f"{source}: tensor {name} holds {bad} non-finite value(s) (NaN or inf): these weights "
+                             "come from a diverged run and cannot be used; use an earlier checkpoint or train again "
+                             "with a lower learning rate")

@@ -225,7 +225,6 @@ def _models(cfg: Config, cond_dim: int):
 
 
 def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
     from bertgan.apps.common import judge, save_rows, seed_everything
@@ -233,7 +232,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     from bertgan.gan.evaluate import classify
     from bertgan.gan.losses import d_matching_aware, g_nonsaturating, threshold_accuracy
     from bertgan.gan.models import sample_prior
-    from bertgan.io import atomic_path
+    from bertgan.io import atomic_path, save_tensors
     from bertgan.report.plots import plot_gan_curves
     from bertgan.train.runtime import pick_device
 
@@ -318,8 +317,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
         bar.update(1)
     bar.close()
 
-    with atomic_path(out / GENERATOR) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}, str(tmp))
+    save_tensors(out / GENERATOR, G.state_dict())
     with atomic_path(out / "metrics.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     plot_gan_curves(out / "curves.png", rows, title=f"text2image on {cfg.dataset} (GAN-INT-CLS)")
@@ -376,9 +374,8 @@ def format_result(r: dict) -> str:
 
 def load_run(run: str | Path, device: str = "auto") -> tuple[torch.nn.Module, Config]:
     """The trained G of a ``bertgan apps text2image`` run folder and its Config."""
-    from safetensors.torch import load_file
 
-    from bertgan.io import read_json
+    from bertgan.io import load_tensors, read_json
     from bertgan.train.runtime import pick_device
 
     run = Path(run)
@@ -391,7 +388,7 @@ def load_run(run: str | Path, device: str = "auto") -> tuple[torch.nn.Module, Co
     cfg.align_epochs = meta.get("align_epochs", 0)  # runs written before the fine-tuning existed had none
     cfg.tau = meta.get("tau", 0.0)  # nor the retrieval step
     cfg.bert = str(run / ENCODER / "best") if cfg.align_epochs else cfg.bert or default_bert()
-    state = load_file(str(run / GENERATOR))
+    state = load_tensors(run / GENERATOR)[0]
     G, _ = _models(cfg, state["proj.0.weight"].shape[1])
     G.load_state_dict(state)
     return G.to(pick_device(device)).eval(), cfg

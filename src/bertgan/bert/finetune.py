@@ -41,7 +41,7 @@ from bertgan.train.checkpoint import (
     save_checkpoint,
 )
 from bertgan.train.optim import adamw, linear_schedule
-from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
+from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, pick_device, resolve_precision
 
 HEADS = {"classify": "BertForSequenceClassification", "tag": "BertForTokenClassification",
          "qa": "BertForQuestionAnswering"}
@@ -309,13 +309,22 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
                        tok.pad_token_id, device)
 
     def evaluate() -> dict:
-        logits = predict_logits(model, data.eval, tok.pad_token_id, cfg.batch_size * 2, device, precision)
+        # fp32 whatever the training precision: the figure is what `bertgan bert predict` (fp32) gets from best/
+        logits = predict_logits(model, data.eval, tok.pad_token_id, cfg.batch_size * 2, device, "fp32")
         model.train()
-        return data.score(logits)
+        if not all(torch.isfinite(x).all() for f in logits for x in (f if isinstance(f, tuple) else (f,))):
+            guard.first.fill_(step)  # the weights went non-finite: stop before anything is scored or written
+            guard.check(last_saved, str(ckpt_path))
+        return {**data.score(logits), "precision": "fp32"}
 
     def checkpoint():
+        nonlocal last_saved
+        guard.check(last_saved, str(ckpt_path))
         save_checkpoint(ckpt_path, {"model": model}, {"opt": opt}, meta={"step": step, "best": best})
+        last_saved = step
 
+    guard = NonFiniteGuard(device, precision, f"--lr {cfg.lr}")
+    last_saved = step
     model.train()
     bar = tqdm(total=total, initial=step, unit="step", disable=not progress, dynamic_ncols=True,
                desc=f"finetune {cfg.task}")
@@ -334,6 +343,8 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
             opt.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
+            guard.observe(step, loss)
+            guard.check(last_saved, str(ckpt_path))  # the loss is read every step anyway: no extra sync
             loss_sum, loss_n, tokens = loss_sum + float(loss.detach()), loss_n + 1, tokens + int(
                 batch["attention_mask"].sum())
             row = None

@@ -13,7 +13,6 @@ both shapes.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from bertgan.bert.model import (
     BertModel,
 )
 from bertgan.errors import UsageError
-from bertgan.io import atomic_path, write_json
+from bertgan.io import check_finite, load_tensors, read_json, save_tensors, write_json
 
 log = logging.getLogger("bertgan")
 
@@ -92,24 +91,36 @@ def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         raise UsageError(f"--model {folder}: no such folder; give an HF-format model folder (config.json + weights)")
     st, binf = folder / "model.safetensors", folder / "pytorch_model.bin"
     index = folder / "model.safetensors.index.json"
-    try:
-        if st.is_file():
-            from safetensors.torch import load_file
+    if st.is_file():
+        return load_tensors(st)[0]
+    if index.is_file():
+        weight_map = (read_json(index) or {}).get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise UsageError(f"{index}: no 'weight_map' of tensor names to shard files; restore the file")
+        out: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(weight_map.values())):
+            path = (folder / shard).resolve()
+            if Path(shard).is_absolute() or folder.resolve() not in path.parents:
+                raise UsageError(f"{index}: shard {shard!r} lies outside the model folder; a model's shards are "
+                                 "file names inside its own folder")
+            out.update(load_tensors(path)[0])
+        return out
+    if binf.is_file():
+        import pickle
 
-            return load_file(str(st))
-        if index.is_file():
-            from safetensors.torch import load_file
-
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-            out: dict[str, torch.Tensor] = {}
-            for shard in shards:
-                out.update(load_file(str(folder / shard)))
-            return out
-        if binf.is_file():
-            return torch.load(binf, map_location="cpu", weights_only=True)
-    except Exception as e:  # safetensors, zip and unpickling errors: all mean an unreadable weights file
-        raise UsageError(f"{folder}: cannot read the weights ({type(e).__name__}: {e}); the file is corrupt, "
-                         "truncated or not a weights file") from e
+        try:
+            state = torch.load(binf, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise UsageError(f"{binf}: a pickle holding more than tensors — bertgan does not load pickles (they can "
+                             "run code); convert it to safetensors where you trust it, e.g. transformers' "
+                             "model.save_pretrained(dir, safe_serialization=True)") from None
+        except Exception as e:  # zip and format errors: an unreadable weights file
+            raise UsageError(f"{binf}: cannot read the weights ({type(e).__name__}: {e}); the file is corrupt, "
+                             "truncated or not a weights file") from e
+        if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+            raise UsageError(f"{binf}: not a state dict of tensors; save the model's state_dict() as safetensors")
+        check_finite(state, str(binf))
+        return state
     raise UsageError(f"{folder}: no weights found (model.safetensors, model.safetensors.index.json or "
                      "pytorch_model.bin); save the model there first")
 
@@ -171,14 +182,21 @@ def from_pretrained(folder: str | Path, cls: type[nn.Module] | str = BertModel, 
     return model.eval()
 
 
-def save_pretrained(model: nn.Module, folder: str | Path) -> Path:
-    """config.json + model.safetensors, each written atomically. The tied decoder weight is stored once."""
-    from safetensors.torch import save_file
+def save_pretrained(model: nn.Module, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+    """config.json + model.safetensors (its SHA-256 in the metadata), each written atomically. The tied decoder
+    weight is stored once; ``dtype`` (e.g. torch.float16) casts the floating tensors. Non-finite weights are never
+    written (NonFiniteError): a diverged model must not replace a good one."""
+    from bertgan.errors import NonFiniteError
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items() if k not in _TIED}
-    with atomic_path(folder / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
+    try:  # before config.json or the folder are written: a diverged model leaves nothing behind
+        check_finite(state, f"{type(model).__name__} for {folder}")
+    except UsageError as e:
+        raise NonFiniteError(f"{e} — not written") from None
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_tensors(folder / "model.safetensors", state, {"format": "pt"})
     write_json(folder / "config.json", {**model.config.to_dict(), "architectures": [type(model).__name__]})
     return folder

@@ -46,7 +46,7 @@ from bertgan.train.checkpoint import (
 )
 from bertgan.train.distributed import Dist
 from bertgan.train.optim import adamw, linear_schedule
-from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
+from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, pick_device, resolve_precision
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint.safetensors", "config.json", "metrics.jsonl"
 
@@ -210,11 +210,17 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
         model.train()
         return out
 
+    guard = NonFiniteGuard(device, precision, f"--lr {cfg.lr}")
+    last_saved = step
+
     def checkpoint():
+        nonlocal last_saved
+        guard.check(last_saved, str(ckpt_path))  # a diverged model never replaces the last finite checkpoint
         data_meta, data_tensors = stream.state()
         save_checkpoint(ckpt_path, {"model": model}, {"opt": opt},
                         meta={"step": step, "data": data_meta, "inputs": fingerprints},
                         tensors={f"data.{k}": v for k, v in data_tensors.items()})
+        last_saved = step
 
     model.train()
     bar = tqdm(total=cfg.max_steps, initial=step, unit="step", disable=not (progress and d.main),
@@ -241,6 +247,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
                         nsp_loss = F.cross_entropy(o.seq_relationship_logits.float(), nsp, reduction="sum")
                         loss = loss + nsp_loss / n_pairs
                     (loss * d.world).backward()  # DDP averages gradients over processes; the loss is a global sum
+                guard.observe(step + 1, loss)
                 sums[0] += float(mlm.detach())
                 sums[1] += int(where.sum())
                 sums[2] += float(nsp_loss.detach())
@@ -256,6 +263,9 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
             if step % cfg.log_every == 0 or step == cfg.max_steps:
                 now = time.perf_counter()
                 mlm_sum, masked, nsp_sum, pairs, tokens = d.sum(sums)
+                if not math.isfinite(mlm_sum + nsp_sum):  # summed over processes: every process stops here
+                    guard.observe(step, torch.tensor(float("nan")))
+                guard.check(last_saved, str(ckpt_path))
                 mlm_loss, nsp_mean = mlm_sum / max(1, masked), nsp_sum / max(1, pairs)
                 row = {"step": step, "loss": mlm_loss + (nsp_mean if cfg.nsp else 0.0), "mlm_loss": mlm_loss,
                        "lr": sched.get_last_lr()[0], "tokens_per_s": tokens / max(now - t_log, 1e-9)}

@@ -1,6 +1,8 @@
 """The ``bertgan`` command: one sub-command group per package, each a thin shell over library functions.
 
-Bad input raises :class:`bertgan.errors.UsageError`; it is printed as one line and the exit status is 2.
+Bad input raises :class:`bertgan.errors.UsageError`; it is printed as one line and the exit status is 2. A
+training run that went non-finite (NaN/inf loss or weights) stops with :class:`bertgan.errors.NonFiniteError`:
+one line, exit status 3.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(args.func(args) or 0)
-    except UsageError as e:
+    except UsageError as e:  # NonFiniteError too: exit status 3
         print(f"bertgan: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print("bertgan: interrupted", file=sys.stderr)
         return 130

@@ -107,7 +107,7 @@ def train_classifier(dataset: str, data_dir=None, *, epochs: int | None = None, 
 def load_classifier(dataset: str, data_dir=None, *, progress: bool = False, log: Callable[[str], None] = print,
                     cache: bool = True) -> tuple[DomainClassifier, dict]:
     """The cached classifier for ``dataset`` (one of CLASSIFIER_DATASET's keys), trained on first use."""
-    from safetensors.torch import load_file, save_file
+    from bertgan.io import load_tensors, save_tensors
 
     if dataset not in CLASSIFIER_DATASET:
         raise UsageError(f"--dataset {dataset}: the evaluation classifier needs labelled images "
@@ -120,7 +120,7 @@ def load_classifier(dataset: str, data_dir=None, *, progress: bool = False, log:
     for found in (JUDGES_DIR / name, path) if cache else ():
         if found.is_file() and found.with_suffix(".json").is_file():
             model = DomainClassifier(10)
-            model.load_state_dict(load_file(found))
+            model.load_state_dict(load_tensors(found)[0])
             return model.eval(), read_json(found.with_suffix(".json"))
     meta = path.with_suffix(".json")
     log(f"training the evaluation classifier on real {dataset} (once; cached in {path.parent})")
@@ -128,8 +128,7 @@ def load_classifier(dataset: str, data_dir=None, *, progress: bool = False, log:
     log(f"classifier test accuracy {info['test_accuracy']:.4f}")
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+        save_tensors(path, model.state_dict())
         write_json(meta, info)
     return model, info
 

@@ -45,7 +45,7 @@ from bertgan.train.checkpoint import (
     rewind_metrics,
     save_checkpoint,
 )
-from bertgan.train.runtime import GracefulInterrupt, autocast, pick_device, resolve_precision
+from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, pick_device, resolve_precision
 
 CHECKPOINT = "checkpoint.safetensors"
 GENERATOR = "generator.safetensors"  # an exported G alone (``export_generator``): what ships in gan/pretrained/
@@ -118,6 +118,7 @@ class GANStep:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        self.losses = (loss_d,)  # this step's losses, for the trainer's non-finite guard
         with torch.no_grad():
             acc_real, acc_fake = threshold_accuracy(real_logits, fake_logits)
             self._sums[0] += loss_d.detach()
@@ -141,6 +142,7 @@ class GANStep:
             self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G)
+        self.losses = (loss_d, loss_g)
         self._sums[1] += loss_g.detach()
         self._g_count += 1
 
@@ -262,8 +264,10 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     images = data.images.to(device) if device.type != "cpu" else data.images
     labels = data.labels.to(images.device) if n_classes else None
     stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision, ema)
+    guard = NonFiniteGuard(device, precision, f"--lr-g {cfg.lr_g}, --lr-d {cfg.lr_d}")
 
     def checkpoint() -> None:
+        guard.check(last_saved, str(ckpt_path))  # never replace a finite checkpoint by a diverged one
         modules = {"G": G, "D": D} | ({"G_ema": ema.model} if ema is not None else {})
         save_checkpoint(ckpt_path, modules, {"opt_G": opt_g, "opt_D": opt_d},
                         meta={"step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed_now(),
@@ -330,10 +334,12 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             stepper(real, step, labels[idx] if labels is not None else None,
                     instance_noise_std(cfg.instance_noise, step, total_steps))
             step += 1
+            guard.observe(step, *stepper.losses)
             images_log += cfg.batch_size
             bar.update(cfg.batch_size)
             end_of_epoch = step % steps_per_epoch == 0
             if step % cfg.log_every == 0 or end_of_epoch or step == total_steps or stop.requested:
+                guard.check(last_saved, str(ckpt_path))
                 now = time.perf_counter()
                 row = {"step": step, "epoch": round(step / steps_per_epoch, 4), **stepper.pop_metrics(),
                        "img_per_s": images_log / max(now - t_log, 1e-9), "elapsed": elapsed_now()}

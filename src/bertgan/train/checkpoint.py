@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
 
 from bertgan.errors import UsageError
-from bertgan.io import atomic_path, ensure_writable_dir, write_text
+from bertgan.io import ensure_writable_dir, load_tensors, save_tensors, write_text
 
 _META_KEY = "bertgan"
 
@@ -91,26 +89,27 @@ def save_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module],
     if rng and torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
-    metadata = {_META_KEY: json.dumps({"meta": meta or {}, "optimizers": opt_groups})}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    save_tensors(path, tensors, {_META_KEY: json.dumps({"meta": meta or {}, "optimizers": opt_groups})})
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
+    """A checkpoint written by ``save_checkpoint``: its digest checked, every weight finite, its metadata whole."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no checkpoint there; train first, or point at the run folder that has one")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(_META_KEY)
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise UsageError(f"{path}: not a readable safetensors checkpoint ({e}); it is corrupt or truncated — "
-                         "restore it or start the run again") from e
+    tensors, metadata = load_tensors(path)
+    raw = metadata.get(_META_KEY)
     if raw is None:
         raise UsageError(f"{path}: a safetensors file but not a bertgan checkpoint (no '{_META_KEY}' metadata)")
-    info = json.loads(raw)
-    return Checkpoint(tensors, info["meta"], info["optimizers"])
+    try:
+        info = json.loads(raw)
+        meta, optimizers = info["meta"], info["optimizers"]
+        if not isinstance(meta, dict) or not isinstance(optimizers, dict):
+            raise TypeError("meta and optimizers must be JSON objects")
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UsageError(f"{path}: the checkpoint's '{_META_KEY}' metadata is damaged ({type(e).__name__}: {e}); "
+                         "restore the file or start the run again") from e
+    return Checkpoint(tensors, meta, optimizers)
 
 
 def restore_module(module: torch.nn.Module, ckpt: Checkpoint, name: str, source: str = "checkpoint") -> None:

@@ -77,3 +77,33 @@ class GracefulInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+
+
+class NonFiniteGuard:
+    """Notices a NaN or infinite loss without a host sync per step: ``observe`` keeps, on the device, the first
+    step whose loss was not finite; ``check`` reads it (one sync) at log and checkpoint boundaries and raises
+    :class:`~bertgan.errors.NonFiniteError` naming that step and the likely cause. The run then stops before it
+    writes anything, so its last checkpoint — finite — is what stays on disk."""
+
+    def __init__(self, device: torch.device, precision: str, lr: str):
+        self.first = torch.full((), float("inf"), device=device)
+        self.precision, self.lr = precision, lr
+
+    def observe(self, step: int, *losses: torch.Tensor) -> None:
+        total = sum(loss.detach().float() for loss in losses)
+        self.first = torch.where(torch.isfinite(total), self.first, torch.minimum(self.first,
+                                                                                 torch.full_like(self.first, step)))
+
+    def check(self, saved: int | None, where: str) -> None:
+        first = float(self.first)
+        if first == float("inf"):
+            return
+        from bertgan.errors import NonFiniteError
+
+        cause = f"the learning rate ({self.lr}) is too high for this model and data"
+        if self.precision == "bf16":
+            cause += ", or bf16's narrow mantissa lost the loss (try --precision fp32)"
+        kept = (f"its last checkpoint (step {saved}) in {where} is kept as it was" if saved else
+                f"no checkpoint was written to {where} before it")
+        raise NonFiniteError(f"step {int(first)}: the loss became NaN or infinite, so the run stopped; {kept}. "
+                             f"Likely cause: {cause}. Start again with a lower learning rate")
