@@ -248,3 +248,57 @@ def test_eval_corpus_and_a_gzip_folder_as_the_corpus(tmp_path, corpus, tok):
     # --resume names the same held-out corpus or none
     assert main(["bert", "pretrain", "--resume", "--out", str(out), "--eval-corpus", str(corpus), "--max-steps",
                  "6", "--no-progress"]) == 2
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "-1"], "--lr -1.0: a learning rate is a finite number above 0"),
+    (["--lr", "nan"], "--lr nan: a learning rate is a finite number above 0"),
+    (["--lr", "0"], "--lr 0.0: a learning rate is a finite number above 0"),
+    (["--seed", "99999999999999999999"], "a seed is a whole number from 0 to 2,147,483,647"),
+    (["--vocab-size", "0"], "--vocab-size 0: must be more than the 5 special tokens"),
+    (["--vocab-size", "1000000000"], "at most 1,000,000"),
+    (["--vocab-size", "99999999999999999999"], "at most 1,000,000"),
+])
+def test_pretrain_flags_follow_one_rule(tmp_path, corpus, flags, message, capsys):
+    argv = ["bert", "pretrain", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--no-progress"]
+    if "--vocab-size" not in flags:
+        argv += ["--vocab-size", "300"]
+    assert main(argv + flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_a_refused_pretrain_leaves_the_run_untouched(tmp_path, corpus, tok, capsys):
+    """Pointing a new pre-training with its own --vocab-size at an existing run is refused before the run's
+    tokenizer is rewritten (it used to be rewritten first, so the run could never resume)."""
+    out = tmp_path / "run"
+    base = ["--preset", "tiny", "--max-seq-length", "32", "--batch-size", "4", "--warmup-steps", "1",
+            "--precision", "fp32", "--device", "cpu", "--out", str(out), "--no-progress"]
+    assert main(["bert", "pretrain", "--corpus", str(corpus), "--vocab-size", "400", "--max-steps", "2"] + base) == 0
+    before = {p.name: p.read_bytes() for p in (out / "tokenizer").iterdir()}
+    other = tmp_path / "other.txt"
+    other.write_text("entirely different words here\n\nand another document\n" * 50, encoding="utf-8")
+    assert main(["bert", "pretrain", "--corpus", str(other), "--vocab-size", "300", "--max-steps", "2"] + base) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (out / "tokenizer").iterdir()} == before
+    assert main(["bert", "pretrain", "--resume", "--max-steps", "3", "--out", str(out), "--no-progress"]) == 0
+
+
+def test_a_folder_without_checkpoint_can_start_again_and_partial_metrics_are_dropped(tmp_path, corpus, tok):
+    """A run killed before its first checkpoint (config.json, no checkpoint) is no dead end: a new run may start
+    there; a half-written last metrics.jsonl line (killed mid-write) is dropped on --resume."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}", encoding="utf-8")
+    (out / ".checkpoint.safetensors.abc123.tmp").write_bytes(b"half a file")  # a kill during a save
+    cfg = _cfg(corpus, tok, max_steps=3, checkpoint_every=3)
+    pretrain(cfg, out, progress=False)
+    assert not list(out.glob(".*.tmp"))  # the stale temporary file is gone
+    with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"step": 4, "loss": 1.2')  # killed while writing the next row
+    again = load_config(out)
+    again.max_steps = 5
+    r = pretrain(again, out, resume=True, progress=False)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert r["step"] == 5 and [row["step"] for row in rows] == sorted({row["step"] for row in rows})

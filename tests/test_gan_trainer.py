@@ -81,7 +81,7 @@ def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
     train(cfg, tmp_path / "run", progress=False)
     with pytest.raises(UsageError, match="already holds a run"):
         train(cfg, tmp_path / "run", progress=False)
-    with pytest.raises(UsageError, match="nothing to resume"):
+    with pytest.raises(UsageError, match="nothing was trained there yet"):
         train(cfg, tmp_path / "other", resume=True, progress=False)
 
 

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from bertgan.checks import check_lr, check_seed, check_weight
 from bertgan.data.text import ENCODING_ERRORS
 from bertgan.errors import UsageError
 from bertgan.io import read_json
@@ -170,6 +171,9 @@ class PretrainConfig:
             raise UsageError(f"eval_fraction {self.eval_fraction}: must be between 0 and 1")
         if self.encoding_errors not in ENCODING_ERRORS:
             raise UsageError(f"--encoding-errors {self.encoding_errors}: use strict or replace")
+        check_lr(self.lr)
+        check_seed(self.seed)
+        check_weight(self.weight_decay, "--weight-decay")
 
 
 FINETUNE_TASKS = ("classify", "tag", "qa")
@@ -229,7 +233,7 @@ class FinetuneConfig:
                              f"--max-seq-length {self.max_seq_length}")
         if not 0 <= self.warmup_ratio < 1:
             raise UsageError(f"--warmup-ratio {self.warmup_ratio}: must be in [0, 1)")
-        if not 0 < self.lr < 1:
-            raise UsageError(f"--lr {self.lr}: must be between 0 and 1 (BERT used 2e-5…5e-5)")
+        check_lr(self.lr)
+        check_seed(self.seed)
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout {self.dropout}: must be in [0, 1)")

@@ -32,6 +32,7 @@ from bertgan.errors import UsageError
 from bertgan.io import read_json, write_json
 from bertgan.report.plots import plot_finetune_curves
 from bertgan.train.checkpoint import (
+    check_run_dir,
     load_checkpoint,
     load_run_config,
     prepare_run_dir,
@@ -262,15 +263,17 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
 
     cfg.validate()
     cfg = dataclasses.replace(cfg, model=str(model_path(cfg.model)))  # a packaged model's name → its folder
-    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT, CONFIG)
+    check_run_dir(out, resume, CHECKPOINT)  # everything is checked before --out is created or written
     tok = WordPieceTokenizer.from_dir(cfg.model) if _has_tokenizer(cfg.model) else None
     if tok is None:
         raise UsageError(f"--model {cfg.model}: no tokenizer (vocab.txt or tokenizer.json) in the folder; save the "
                          "tokenizer beside the weights")
-    saved = read_json(run / "labels.json", "") if resume and (run / "labels.json").is_file() else None
+    labels_file = Path(out) / "labels.json"
+    saved = read_json(labels_file, "") if resume and labels_file.is_file() else None
     data = TASK_DATA[cfg.task](cfg, tok, saved["labels"] if saved else None)
     if not data.train:
         raise UsageError(f"--train {cfg.train}: no training examples")
+    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT)
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     cfg = dataclasses.replace(cfg, precision=precision)

@@ -148,9 +148,7 @@ class WordPieceTokenizer:
         frequent normalised words) that :func:`measure_oov` compares against. ``encoding_errors='replace'`` reads
         bytes that are not UTF-8 as U+FFFD instead of stopping.
         """
-        if not isinstance(vocab_size, int) or vocab_size <= len(SPECIAL_ROLES):
-            raise UsageError(f"--vocab-size {vocab_size}: must be more than the {len(SPECIAL_ROLES)} special tokens "
-                             "(BERT used 30,000; a few thousand suits a small corpus)")
+        check_vocab_size(vocab_size)
         if not isinstance(min_frequency, int) or min_frequency < 1:
             raise UsageError(f"--min-frequency {min_frequency}: must be a whole number ≥ 1")
         if limit_alphabet is not None and (not isinstance(limit_alphabet, int) or limit_alphabet < 1):
@@ -458,6 +456,17 @@ def _train(tok: Tokenizer, paths: list[Path], trainer, encoding_errors: str) -> 
                         batch = []
             yield batch
         tok.train_from_iterator(batches(), trainer)
+
+
+MAX_VOCAB = 1_000_000
+"""The largest --vocab-size accepted: multilingual BERT has ~120,000 entries; a million is far past any use, and
+the embedding table of a much larger one would not fit in memory."""
+
+
+def check_vocab_size(vocab_size) -> None:
+    if not isinstance(vocab_size, int) or not len(SPECIAL_ROLES) < vocab_size <= MAX_VOCAB:
+        raise UsageError(f"--vocab-size {vocab_size}: must be more than the {len(SPECIAL_ROLES)} special tokens and at "
+                         f"most {MAX_VOCAB:,} (BERT used 30,000; a few thousand suits a small corpus)")
 
 
 def check_corpus(files: str | Path | Iterable[str | Path], flag: str = "--corpus",

@@ -145,7 +145,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     if cfg.batch_size % d.world:
         raise UsageError(f"--batch-size {cfg.batch_size}: must be a multiple of the {d.world} torchrun processes "
                          "(it is the global batch, split evenly between them)")
-    run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT, CONFIG))
+    run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT))
     tok = WordPieceTokenizer.from_dir(cfg.tokenizer)
     folder = d.on_main(lambda: str(TokenCache.get_or_build(cfg.corpus, tok, run / "cache",
                                                            encoding_errors=cfg.encoding_errors).folder))

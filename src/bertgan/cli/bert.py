@@ -273,6 +273,9 @@ def cmd_embed(args) -> int:
         raise UsageError(f"--pooling {args.pooling}: use cls or mean")
     if args.out and not args.out.endswith(".npy"):
         raise UsageError(f"--out {args.out}: must end in .npy")
+    from bertgan.checks import check_positive
+
+    check_positive(args.batch_size, "--batch-size")
     if args.dry_run:
         print(f"would embed {len(texts)} text(s) with {args.model} ({args.pooling} pooling)"
               + (f" into {args.out}" if args.out else ""))
@@ -321,8 +324,10 @@ _PRETRAIN_FIELDS = ("preset", "max_seq_length", "batch_size", "grad_accum", "lr"
 def cmd_pretrain(args) -> int:
     import json
 
-    from bertgan.bert.trainer import PretrainConfig, load_config, pretrain
+    from bertgan.bert.trainer import CHECKPOINT, PretrainConfig, load_config, pretrain
+    from bertgan.train.checkpoint import check_run_dir
 
+    check_run_dir(args.out, args.resume, CHECKPOINT)  # before anything — the vocabulary included — is written
     given = {k: getattr(args, k) for k in _PRETRAIN_FIELDS if getattr(args, k) is not None}
     if args.resume:
         cfg = load_config(args.out)
@@ -332,8 +337,12 @@ def cmd_pretrain(args) -> int:
     else:
         if not args.corpus:
             raise UsageError("give --corpus FILE... (the text to pre-train on)")
-        if not args.tokenizer and not args.vocab_size:
+        if not args.tokenizer and args.vocab_size is None:
             raise UsageError("give --tokenizer DIR or --vocab-size N (to train one on the corpus)")
+        if args.vocab_size is not None:
+            from bertgan.bert.tokenizer import check_vocab_size
+
+            check_vocab_size(args.vocab_size)
         tokenizer = args.tokenizer or str(Path(args.out) / "tokenizer")
         cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
                              eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,

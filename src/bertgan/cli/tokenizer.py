@@ -54,6 +54,8 @@ def register(sub) -> None:
                    help="strict (default): a byte that is not UTF-8 stops with its file, line and byte offset; "
                         "replace: read it as U+FFFD and go on")
     t.add_argument("--out", required=True, help="folder to write the tokenizer into")
+    t.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out, replacing its tokenizer files (refused otherwise)")
     t.add_argument("--dry-run", action="store_true", help="check the corpus, print what would be done, write nothing")
     t.set_defaults(func=cmd_train)
 
@@ -78,17 +80,18 @@ def register(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from bertgan.bert.tokenizer import FILES, WORD_VOCAB, WordPieceTokenizer, check_corpus
+    from bertgan.bert.tokenizer import FILES, WORD_VOCAB, WordPieceTokenizer, check_corpus, check_vocab_size
     from bertgan.io import ensure_writable_dir
 
-    if args.vocab_size <= 5:
-        raise UsageError(f"--vocab-size {args.vocab_size}: must be more than the 5 special tokens "
-                         "(BERT used 30,000; a few thousand suits a small corpus)")
+    check_vocab_size(args.vocab_size)
     if args.min_frequency < 1:
         raise UsageError(f"--min-frequency {args.min_frequency}: must be ≥ 1")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder; choose a folder path")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise UsageError(f"--out {out}: the folder is not empty (a tokenizer or model may live there); choose a new "
+                         "folder, or pass --overwrite to replace its tokenizer files")
     paths = check_corpus(args.corpus, "--corpus", encoding_errors=args.encoding_errors)
     settings = (f"vocab size {args.vocab_size}, lowercase {'off' if args.cased else 'on'}, strip accents "
                 f"{'on' if args.strip_accents else 'off'}, min frequency {args.min_frequency}"

@@ -131,14 +131,17 @@ def validate(cfg: GANConfig) -> None:
     for flag, value in checks:
         if value <= 0:
             raise UsageError(f"{flag} {value}: must be a positive integer")
-    if cfg.epochs < 0 or (cfg.max_steps is not None and cfg.max_steps < 0):
-        raise UsageError("--epochs/--max-steps: must not be negative")
-    for flag, value in (("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)):
-        if not value > 0:
-            raise UsageError(f"{flag} {value}: the learning rate must be positive")
+    if cfg.epochs < 0:
+        raise UsageError(f"--epochs {cfg.epochs}: must not be negative")
+    if cfg.max_steps is not None and cfg.max_steps <= 0:
+        raise UsageError(f"--max-steps {cfg.max_steps}: must be a positive number of steps")
+    from bertgan.checks import check_lr, check_seed, check_weight
+
+    check_lr(cfg.lr_g, "--lr-g")
+    check_lr(cfg.lr_d, "--lr-d")
+    check_seed(cfg.seed)
     for flag, value in (("--r1", cfg.r1), ("--gp", cfg.gp), ("--instance-noise", cfg.instance_noise)):
-        if value < 0:
-            raise UsageError(f"{flag} {value}: a penalty weight / noise level cannot be negative")
+        check_weight(value, flag)
     if not 0 <= cfg.label_smoothing < 0.5:
         raise UsageError(f"--label-smoothing {cfg.label_smoothing}: use a value in [0, 0.5); 0.1 is usual")
     if cfg.label_smoothing and cfg.loss not in LOGIT_LOSSES:

@@ -210,7 +210,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     from tqdm.auto import tqdm
 
     validate(cfg)
-    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT, CONFIG)
+    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT)
 
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)

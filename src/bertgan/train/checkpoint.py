@@ -20,16 +20,29 @@ from bertgan.io import ensure_writable_dir, load_tensors, save_tensors, write_te
 _META_KEY = "bertgan"
 
 
-def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str, config: str) -> tuple[Path, Path]:
-    """The run folder, writable, and its checkpoint path: a new run never overwrites an old one, and --resume needs
-    a checkpoint to resume from."""
+def check_run_dir(out: str | Path, resume: bool, checkpoint: str) -> None:
+    """What a run may do with ``out``, decided before anything is written. A folder holding a checkpoint is a run:
+    only --resume continues it. A folder with no checkpoint (a run killed before its first save, or one that ended
+    at its first evaluation) holds nothing trained: a new run may start there, and --resume has nothing to do."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; choose a folder path")
+    has_checkpoint = (out / checkpoint).is_file()
+    if resume and not has_checkpoint:
+        raise UsageError(f"--resume: {out / checkpoint} not found; nothing was trained there yet — drop --resume to "
+                         "start the run (a folder without a checkpoint may be reused)")
+    if not resume and has_checkpoint:
+        raise UsageError(f"--out {out}: already holds a run; pass --resume to continue it or choose another --out")
+
+
+def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str) -> tuple[Path, Path]:
+    """The run folder, writable, and its checkpoint path (see ``check_run_dir`` for what is refused). Stale
+    temporary files of a write that was killed half way (``.NAME.XXXX.tmp``) are removed."""
+    check_run_dir(out, resume, checkpoint)
     run = ensure_writable_dir(out)
-    ckpt_path = run / checkpoint
-    if resume and not ckpt_path.is_file():
-        raise UsageError(f"--resume: {ckpt_path} not found; nothing to resume — drop --resume to start a run")
-    if not resume and (ckpt_path.exists() or (run / config).exists()):
-        raise UsageError(f"--out {run}: already holds a run; pass --resume to continue it or choose another --out")
-    return run, ckpt_path
+    for stale in run.rglob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    return run, run / checkpoint
 
 
 def load_run_config(run: str | Path, cls, config: str, writer: str):
@@ -49,8 +62,13 @@ def rewind_metrics(path: Path, step: int) -> list[dict]:
     rows written after the last checkpoint, before a crash, would otherwise appear twice."""
     rows = []
     if path.is_file():
-        rows = [r for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-                if r["step"] <= step]
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # the last line of a run killed while writing it
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+                rows.append(row)
     write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 

@@ -107,3 +107,4 @@ class NonFiniteGuard:
                 f"no checkpoint was written to {where} before it")
         raise NonFiniteError(f"step {int(first)}: the loss became NaN or infinite, so the run stopped; {kept}. "
                              f"Likely cause: {cause}. Start again with a lower learning rate")
+
