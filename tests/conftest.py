@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# Property tests (tests/test_properties.py): a few seconds in CI; `--hypothesis-profile thorough` for 20× more.
+for _name, _n in (("default", 40), ("thorough", 800)):
+    settings.register_profile(_name, max_examples=_n, deadline=None,
+                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("default")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -93,3 +93,27 @@ def test_pair_stream_is_reproducible_and_resumable(tmp_path, tok):
     assert PairStream(cache, range(12), **{**kw, "seed": 4}).take(20) != first
     real = sum(not p.is_random_next for p in rest)
     assert 0.3 < real / len(rest) < 0.7  # IsNext about half the time
+
+
+@pytest.mark.parametrize("damage", ["cut ids", "no meta", "bad meta", "bad sentences"])
+def test_a_damaged_cache_is_rebuilt_with_a_notice(tmp_path, damage, capsys):
+    from bertgan.bert.corpus import TokenCache
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("one sentence here. another one.\n\na second document.\n", encoding="utf-8")
+    tok = WordPieceTokenizer.train([corpus], 60)
+    first = TokenCache.get_or_build([corpus], tok, tmp_path / "cache")
+    tokens = first.num_tokens
+    folder = first.folder
+    del first
+    if damage == "cut ids":
+        data = (folder / "ids.bin").read_bytes()
+        (folder / "ids.bin").write_bytes(data[: len(data) // 2])
+    elif damage == "no meta":
+        (folder / "meta.json").unlink()
+    elif damage == "bad meta":
+        (folder / "meta.json").write_text("{not json")
+    else:
+        (folder / "sentences.npy").write_bytes(b"garbage")
+    again = TokenCache.get_or_build([corpus], tok, tmp_path / "cache")
+    assert "is damaged" in capsys.readouterr().err and again.num_tokens == tokens and len(again) == 2

@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 
 import pytest
@@ -192,3 +193,13 @@ def test_real_klue_ner_dev(shared_file):
     words = read_tagging(path)
     assert len(words) == 5000 and sum(len(s.words) for s in words) == 65378
     assert words[0].words[:2] == ["경찰은", "또"] and words[0].tags[:2] == ["B-OG", "O"]
+
+
+@pytest.mark.parametrize("bad", ["z", "PERSON", "B-", "X-PER"])
+def test_a_tag_outside_the_bio_scheme_is_named_with_its_line_when_read(tmp_path, bad):
+    p = tmp_path / "ner.txt"
+    p.write_text(f"John B-PER\nlives O\n\nin O\nParis {bad}\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=rf"ner.txt:5: tag '{re.escape(bad)}' is not in the BIO/BIOES scheme"):
+        read_conll(p)
+    p.write_text("John NNP\nlives VBZ\n", encoding="utf-8")  # POS tags: no scheme to check
+    assert read_conll(p)[0].tags == ["NNP", "VBZ"]

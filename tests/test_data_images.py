@@ -53,6 +53,9 @@ def test_parse_idx_roundtrip_and_errors():
         parse_idx(raw[:-1], "x.idx")
     with pytest.raises(UsageError, match="too short"):
         parse_idx(raw[:2], "x.idx")
+    huge = struct.pack(">HBB", 0, 0x08, 3) + struct.pack(">3I", 0, 4_000_000_000, 4_000_000_000)
+    with pytest.raises(UsageError, match="a zero among them — the file holds no items"):
+        parse_idx(huge, "x.idx")  # used to be numpy's "array is too big"
 
 
 def _fake_mnist(root, n=12, labels_n=None, corrupt=None):

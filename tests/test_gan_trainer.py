@@ -218,3 +218,32 @@ def test_nan_stops_the_run_and_keeps_the_last_finite_checkpoint(tmp_path, monkey
                  "--lr-g", "1e30", "--lr-d", "1e30", "--out", str(tmp_path / "huge"), "--no-progress"]) == 3
     assert "no checkpoint was written" in capsys.readouterr().err
     assert not (tmp_path / "huge" / "checkpoint.safetensors").exists()
+
+
+def test_damaged_run_folders_are_one_clear_error(tmp_path, capsys):
+    """A config.json with a value of the wrong type, a checkpoint without its step or its optimiser state: one
+    line naming the file and the field, exit status 2 — no TypeError / KeyError traceback."""
+    from bertgan.cli import main
+    from bertgan.io import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    train(resolve("mlp", **{**TINY, "max_steps": 2}), run, progress=False)
+    good = (run / "config.json").read_text()
+    (run / "config.json").write_text(good.replace('"latent_dim": 100', '"latent_dim": "abc"'))
+    assert main(["gan", "sample", "--run", str(run), "--out", str(tmp_path / "x.png")]) == 2
+    assert "field 'latent_dim' is 'abc' (str), but it takes int" in capsys.readouterr().err
+    (run / "config.json").write_text(good)
+    tensors, meta = load_tensors(run / "checkpoint.safetensors")
+    for damage, message in ((lambda m: m.pop("step"), "records no valid step"),
+                            (lambda m: m.update(step=2) or None, None)):
+        info = json.loads(meta["bertgan"])
+        damage(info["meta"])
+        save_tensors(run / "checkpoint.safetensors", tensors, {"bertgan": json.dumps(info)})
+        if message:
+            assert main(["gan", "train", "--resume", "--out", str(run), "--max-steps", "4", "--no-progress"]) == 2
+            assert message in capsys.readouterr().err
+    info = json.loads(meta["bertgan"])
+    info["optimizers"].pop("opt_D")
+    save_tensors(run / "checkpoint.safetensors", tensors, {"bertgan": json.dumps(info)})
+    assert main(["gan", "train", "--resume", "--out", str(run), "--max-steps", "4", "--no-progress"]) == 2
+    assert "holds no state for the optimiser 'opt_D'" in capsys.readouterr().err

@@ -64,6 +64,26 @@ class TokenCache:
         self.sentences = np.load(self.folder / "sentences.npy", mmap_mode="r")
         self.documents = np.load(self.folder / "documents.npy", mmap_mode="r")
 
+    @staticmethod
+    def problem(folder: Path) -> str | None:
+        """What is wrong with a cache folder (a file missing, cut short or inconsistent), or None."""
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            tokens, width = int(meta["tokens"]), np.dtype(meta["dtype"]).itemsize
+            if (folder / "ids.bin").stat().st_size != tokens * width:
+                return "ids.bin has the wrong size"
+            if (folder / "starts.bin").stat().st_size != tokens:
+                return "starts.bin has the wrong size"
+            sentences = np.load(folder / "sentences.npy", mmap_mode="r")
+            documents = np.load(folder / "documents.npy", mmap_mode="r")
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
+            return f"{type(e).__name__}: {e}"
+        if len(sentences) != meta.get("sentences", -1) + 1 or sentences[-1] != tokens:
+            return "sentences.npy does not match meta.json"
+        if len(documents) != meta.get("documents", -1) + 1 or documents[-1] != len(sentences) - 1:
+            return "documents.npy does not match meta.json"
+        return None
+
     def __len__(self) -> int:
         return len(self.documents) - 1
 
@@ -94,8 +114,14 @@ class TokenCache:
 
                 raise UsageError(f"--corpus {f}: no such file")
         folder = Path(root) / cache_key(files, tokenizer, layout, text_field, encoding_errors)
-        if (folder / "meta.json").is_file():
-            return cls(folder)
+        if folder.exists():
+            problem = cls.problem(folder)
+            if problem is None:
+                return cls(folder)
+            import sys
+
+            print(f"notice: token cache {folder} is damaged ({problem}); rebuilding it", file=sys.stderr)
+            shutil.rmtree(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:

@@ -292,7 +292,7 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
         ckpt = load_checkpoint(ckpt_path)
         restore_module(model, ckpt, "model", str(ckpt_path))
         restore_optimizer(opt, ckpt, "opt")
-        step, best = int(ckpt.meta["step"]), ckpt.meta.get("best")
+        step, best = ckpt.step, ckpt.meta.get("best")
     sched = linear_schedule(opt, warmup, total, step)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
     if data.labels:

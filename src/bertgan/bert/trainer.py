@@ -195,7 +195,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
         restore_module(model, ckpt, "model", str(ckpt_path))
         restore_optimizer(opt, ckpt, "opt")
         stream.load_state(ckpt.meta["data"], ckpt.module_state("data"))
-        step = int(ckpt.meta["step"])
+        step = ckpt.step
     sched = linear_schedule(opt, cfg.warmup_steps, cfg.max_steps, step)  # continues over a possibly new max_steps
     rows: list[dict] = []
     if d.main:

@@ -66,6 +66,7 @@ def read_conll(path: str | Path, token_col: int = 0, tag_col: int = -1) -> list[
     sentences: list[TaggedSentence] = []
     words: list[str] = []
     tags: list[str] = []
+    where: dict[str, int] = {}  # each distinct tag → the first line it is on
     comment_line = 0  # a comment opened this sentence: a block of comments alone is an error
     for n, line in enumerate(_lines(path), 1):
         if not line.strip():
@@ -88,11 +89,28 @@ def read_conll(path: str | Path, token_col: int = 0, tag_col: int = -1) -> list[
                              f"column {tag_col} (need at least {need}): {line[:60]!r}")
         words.append(parts[token_col])
         tags.append(parts[tag_col])
+        where.setdefault(parts[tag_col], n)
     if words:
         sentences.append(TaggedSentence(words, tags))
     elif comment_line:
         raise UsageError(f"{path}:{comment_line}: sentence with no tokens (only comment lines)")
+    _check_scheme(path, where)
     return _no_sentences(path, sentences)
+
+
+_SCHEME_TAG = re.compile(r"O|[BIES]-\S+")
+
+
+def _check_scheme(path: Path, where: dict[str, int]) -> None:
+    """Entity tags (a file with B-/I- tags) must all be O or B-/I-/E-/S- and a type, or the entity F1 cannot be
+    computed; POS or chunk tag sets without B-/I- are left alone."""
+    if not any(t.startswith(("B-", "I-")) for t in where):
+        return
+    bad = sorted((n, t) for t, n in where.items() if not _SCHEME_TAG.fullmatch(t))
+    if bad:
+        n, t = bad[0]
+        raise UsageError(f"{path}:{n}: tag {t!r} is not in the BIO/BIOES scheme the file's other tags use (O, or B-, "
+                         "I-, E-, S- and a type such as B-PER); fix the tag")
 
 
 def read_conllu(path: str | Path, column: str = "upos") -> list[TaggedSentence]:
@@ -154,6 +172,9 @@ def read_klue_ner_chars(path: str | Path) -> list[TaggedSentence]:
         if not sep or len(char) != 1 or not tag:
             raise UsageError(f"{path}:{n}: expected one character, a tab and its tag (KLUE NER layout): "
                              f"{line[:60]!r}")
+        if not _SCHEME_TAG.fullmatch(tag):
+            raise UsageError(f"{path}:{n}: tag {tag!r} is not in the BIO scheme of KLUE NER (O, or B- / I- and a "
+                             "type such as B-PS); fix the tag")
         chars.append(char)
         tags.append(tag)
     if chars:

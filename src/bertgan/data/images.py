@@ -126,6 +126,9 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     if len(raw) < header:
         raise UsageError(f"{source}: IDX header truncated ({len(raw)} bytes); delete it and download it again")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
+    if 0 in dims:
+        raise UsageError(f"{source}: IDX header gives dims {dims}, a zero among them — the file holds no items; "
+                         "delete it and download it again")
     dtype = np.dtype(_IDX_TYPES[dtype_code])
     expected = header + int(np.prod(dims)) * dtype.itemsize
     if len(raw) != expected:

@@ -61,11 +61,9 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config") -> GANConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UsageError(f"{source}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
+        from bertgan.checks import from_dict
+
+        return from_dict(cls, d, source)
 
 
 # One table. Each entry is a full recipe for one architecture as its source publishes it.

@@ -254,7 +254,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         restore_optimizer(opt_g, ckpt, "opt_G")
         restore_optimizer(opt_d, ckpt, "opt_D")
         restore_rng(ckpt)
-        step, elapsed = int(ckpt.meta["step"]), float(ckpt.meta.get("elapsed", 0.0))
+        step, elapsed = ckpt.step, float(ckpt.meta.get("elapsed", 0.0))
     rows = rewind_metrics(run / METRICS, step)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
     (run / "samples").mkdir(exist_ok=True)
@@ -428,7 +428,7 @@ def export_generator(run_dir: str | Path, out: str | Path, dtype: torch.dtype = 
     out = ensure_writable_dir(out, "--out")
     if (out / GENERATOR).exists() or (out / CHECKPOINT).exists():
         raise UsageError(f"--out {out}: already holds a generator; choose another folder")
-    meta = {"n_classes": int(ckpt.meta.get("n_classes", 0)), "step": int(ckpt.meta["step"]),
+    meta = {"n_classes": int(ckpt.meta.get("n_classes", 0)), "step": ckpt.step,
             "epoch": ckpt.meta.get("epoch"), "dtype": str(dtype).removeprefix("torch."),
             "weights": "G_ema" if cfg.ema else "G"}
     save_checkpoint(out / GENERATOR, {"G": G.to(dtype)}, meta=meta, rng=False)

@@ -47,14 +47,11 @@ def prepare_run_dir(out: str | Path, resume: bool, checkpoint: str) -> tuple[Pat
 
 def load_run_config(run: str | Path, cls, config: str, writer: str):
     """The dataclass ``cls`` saved as ``run/config`` by the command ``writer`` (for --resume)."""
+    from bertgan.checks import from_dict
     from bertgan.io import read_json
 
     path = Path(run) / config
-    d = read_json(path, f"--out must be a folder written by '{writer}'")
-    try:
-        return cls(**d)
-    except TypeError as e:
-        raise UsageError(f"{path}: {e}") from e
+    return from_dict(cls, read_json(path, f"--out must be a folder written by '{writer}'"), str(path))
 
 
 def rewind_metrics(path: Path, step: int) -> list[dict]:
@@ -78,6 +75,17 @@ class Checkpoint:
     tensors: dict[str, torch.Tensor]
     meta: dict  # the caller's loop position and anything JSON-able
     optimizers: dict  # name → param_groups
+
+    path: str = "checkpoint"
+
+    @property
+    def step(self) -> int:
+        """The loop position saved with it (every bertgan checkpoint has one)."""
+        step = self.meta.get("step")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise UsageError(f"{self.path}: the checkpoint records no valid step ({step!r}); it was damaged or "
+                             "written by something else — restore it or start the run again")
+        return step
 
     def module_state(self, name: str) -> dict[str, torch.Tensor]:
         prefix = name + "."
@@ -127,7 +135,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise UsageError(f"{path}: the checkpoint's '{_META_KEY}' metadata is damaged ({type(e).__name__}: {e}); "
                          "restore the file or start the run again") from e
-    return Checkpoint(tensors, meta, optimizers)
+    return Checkpoint(tensors, meta, optimizers, str(path))
 
 
 def restore_module(module: torch.nn.Module, ckpt: Checkpoint, name: str, source: str = "checkpoint") -> None:
@@ -152,7 +160,14 @@ def restore_optimizer(opt: torch.optim.Optimizer, ckpt: Checkpoint, name: str) -
         if k.startswith(prefix):
             idx, field = k[len(prefix):].split(".", 1)
             state.setdefault(int(idx), {})[field] = v
-    opt.load_state_dict({"state": state, "param_groups": ckpt.optimizers[name]})
+    if name not in ckpt.optimizers:
+        raise UsageError(f"{ckpt.path}: holds no state for the optimiser {name!r}; it was damaged or written by "
+                         "something else — restore it or start the run again")
+    try:
+        opt.load_state_dict({"state": state, "param_groups": ckpt.optimizers[name]})
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise UsageError(f"{ckpt.path}: the optimiser state {name!r} does not fit this model ({e}); restore the "
+                         "file or start the run again") from e
     # load_state_dict copies moment buffers in the default (contiguous) layout; give them their parameter's
     # layout again (channels_last) so fused kernels see matching strides, as before the checkpoint.
     for group in opt.param_groups:
