@@ -214,3 +214,18 @@ def test_pretrain_with_a_huge_learning_rate_stops(tmp_path, tiny, shared_file, c
                  "--warmup-steps", "0", "--precision", "fp32", "--out", str(out), "--no-progress"]) == 3
     assert "the loss became NaN or infinite" in capsys.readouterr().err
     assert not (out / "final").exists()
+
+
+def test_resume_takes_the_first_command_again(tmp_path, tiny, shared_file, capsys):
+    train = _head(shared_file("sst-2/train.tsv"), 33, tmp_path, "train.tsv")
+    dev = _head(shared_file("sst-2/dev.tsv"), 21, tmp_path, "dev.tsv")
+    out = tmp_path / "run"
+    first = ["bert", "finetune", "classify", "--model", tiny, "--train", train, "--dev", dev, "--batch-size", "8",
+             "--max-seq-length", "64", "--lr", "5e-5", "--seed", "3", "--precision", "fp32", "--no-progress",
+             "--out", str(out)]
+    assert main(first + ["--max-steps", "2"]) == 0
+    assert main(first + ["--max-steps", "3", "--resume"]) == 0  # the same flags, a longer run
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 3
+    capsys.readouterr()
+    assert main(first[:-2] + ["--lr", "1e-4", "--max-steps", "4", "--resume", "--out", str(out)]) == 2
+    assert "--lr 0.0001 differs from the run's 5e-05" in capsys.readouterr().err

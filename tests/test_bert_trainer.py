@@ -179,11 +179,25 @@ def test_resume_refuses_other_settings_or_changed_tokenizer(tmp_path, corpus, to
     assert "--preset mini differs from the run's preset = 'tiny'" in capsys.readouterr().err
     assert main(["bert", "pretrain", "--out", str(out), "--resume", "--max-steps", "3", "--whole-word-mask"]) == 2
     assert "--whole-word-mask differs" in capsys.readouterr().err
+    # the first command again with --resume: the same --tokenizer is accepted
+    assert main(args[:-5] + ["--max-steps", "3", "--resume"] + args[-3:]) == 0
     vocab = (own / "vocab.txt").read_text(encoding="utf-8").splitlines()
     vocab[2000], vocab[2001] = vocab[2001], vocab[2000]  # same size, different vocabulary
     (own / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     (own / "tokenizer.json").unlink(missing_ok=True)
-    assert main(["bert", "pretrain", "--out", str(out), "--resume", "--max-steps", "3"]) == 2
+    capsys.readouterr()
+    assert main(["bert", "pretrain", "--out", str(out), "--resume", "--max-steps", "4", "--tokenizer", str(own)]) == 2
+    assert "is not the run's vocabulary" in capsys.readouterr().err
+    # the run kept its own copy: the edited original does not matter, a moved run resumes with its own
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    assert main(["bert", "pretrain", "--out", str(moved), "--resume", "--max-steps", "4", "--no-progress"]) == 0
+    run_vocab = moved / "tokenizer" / "vocab.txt"
+    lines = run_vocab.read_text(encoding="utf-8").splitlines()
+    lines[2000], lines[2001] = lines[2001], lines[2000]
+    run_vocab.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (moved / "tokenizer" / "tokenizer.json").unlink()
+    assert main(["bert", "pretrain", "--out", str(moved), "--resume", "--max-steps", "5"]) == 2
     assert "tokenizer" in (err := capsys.readouterr().err) and "changed since the run started" in err
 
 

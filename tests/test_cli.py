@@ -104,12 +104,18 @@ def test_unwritable_out(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
-def test_resume_cannot_change_the_model(tmp_path, capsys):
+def test_resume_takes_the_first_command_again_but_not_a_change(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["gan", "train", "--arch", "mlp", "--width", "8", "--max-steps", "1", "--batch-size", "16",
-                 "--precision", "fp32", "--no-progress", "--out", str(run)]) == 0
-    assert main(["gan", "train", "--resume", "--out", str(run), "--width", "16"]) == 2
-    assert "--width cannot change mid-run" in capsys.readouterr().err
+    first = ["gan", "train", "--preset", "tf-dcgan", "--dataset", "digits", "--batch-size", "32", "--seed", "1",
+             "--max-steps", "2", "--precision", "fp32", "--no-progress", "--out", str(run)]
+    assert main(first) == 0
+    # the first command again, with --resume and a longer --max-steps: every other flag equals the saved one
+    assert main(first[:-5] + ["--max-steps", "4", "--resume"] + first[-3:]) == 0
+    assert "step 4" in capsys.readouterr().out
+    assert main(["gan", "train", "--resume", "--out", str(run), "--batch-size", "16", "--max-steps", "5"]) == 2
+    assert "--batch-size 16 differs from the run's 32" in capsys.readouterr().err
+    assert main(["gan", "train", "--resume", "--out", str(run), "--preset", "dcgan", "--max-steps", "5"]) == 2
+    assert "differs from the run's" in capsys.readouterr().err
 
 
 def test_corrupt_config_names_the_line(tmp_path, capsys):

@@ -124,8 +124,9 @@ class PretrainConfig:
     """Everything a pre-training run needs; saved as the run's config.json (see bert/trainer.py)."""
 
     corpus: list[str]
-    tokenizer: str
+    tokenizer: str  # relative to the run folder (its own copy, "tokenizer"), or absolute (runs written before)
     eval_corpus: list[str] | None = None  # held-out files to evaluate on; None: eval_fraction of the documents
+    vocab_size: int | None = None  # the --vocab-size the run's tokenizer was trained with (None: one was given)
     preset: str = "mini"
     max_seq_length: int = 128
     batch_size: int = 32  # the global batch of one micro-step (split across torchrun processes)

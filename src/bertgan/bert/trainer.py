@@ -49,6 +49,12 @@ from bertgan.train.optim import adamw, linear_schedule
 from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, pick_device, resolve_precision
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint.safetensors", "config.json", "metrics.jsonl"
+TOKENIZER_DIR = "tokenizer"  # the run's own copy of its vocabulary
+
+
+def tokenizer_dir(run: str | Path, cfg: PretrainConfig) -> Path:
+    """The run's tokenizer folder: ``cfg.tokenizer`` relative to the run (absolute in runs written before)."""
+    return Path(run) / cfg.tokenizer
 
 
 def _collate(pairs: list[PairInstance], tok: WordPieceTokenizer, length: int | None = None,
@@ -90,8 +96,9 @@ def _fingerprints(cfg: PretrainConfig, tok: WordPieceTokenizer) -> dict:
 def _check_same_inputs(saved: dict, now: dict, cfg: PretrainConfig) -> None:
     """A resumed run must read the same tokenizer and corpus files it started with."""
     if saved["vocab"] != now["vocab"]:
-        raise UsageError(f"--resume: the tokenizer in {cfg.tokenizer} changed since the run started (its vocabulary "
-                         "differs from the one the checkpoint was trained with); restore it or start a new --out")
+        raise UsageError(f"--resume: the run's tokenizer ({cfg.tokenizer}) changed since the run started (its "
+                         "vocabulary differs from the one the checkpoint was trained with); restore it or start a new "
+                         "--out")
     for before, after in zip(saved["corpus"], now["corpus"]):
         if before != after:
             raise UsageError(f"--resume: corpus file {after.split('|')[0]} changed since the run started (size or "
@@ -146,7 +153,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
         raise UsageError(f"--batch-size {cfg.batch_size}: must be a multiple of the {d.world} torchrun processes "
                          "(it is the global batch, split evenly between them)")
     run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT))
-    tok = WordPieceTokenizer.from_dir(cfg.tokenizer)
+    tok = WordPieceTokenizer.from_dir(tokenizer_dir(run, cfg))
     folder = d.on_main(lambda: str(TokenCache.get_or_build(cfg.corpus, tok, run / "cache",
                                                            encoding_errors=cfg.encoding_errors).folder))
     cache = TokenCache(folder)

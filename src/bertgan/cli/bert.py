@@ -148,21 +148,21 @@ def _register_finetune(bsub) -> None:
         p.add_argument("--train", help="training file")
         p.add_argument("--dev", help="evaluation file" + (" (optional)" if task == "qa" else ""))
         if task == "classify":
-            p.add_argument("--text-col", default=d["text_col"], help=f"(default {d['text_col']})")
+            p.add_argument("--text-col", help=f"(default {d['text_col']})")
             p.add_argument("--text-pair-col", help="second text of a pair (NLI: hypothesis)")
-            p.add_argument("--label-col", default=d["label_col"], help=f"(default {d['label_col']})")
+            p.add_argument("--label-col", help=f"(default {d['label_col']})")
         if task == "tag":
-            p.add_argument("--tag-format", default="auto", choices=("auto", "conll", "conllu", "klue"))
+            p.add_argument("--tag-format", choices=("auto", "conll", "conllu", "klue"), help="(default auto)")
         if task == "qa":
             for flag in ("doc_stride", "max_query_length", "max_answer_length"):
-                p.add_argument("--" + flag.replace("_", "-"), type=int, default=d[flag], help=f"(default {d[flag]})")
+                p.add_argument("--" + flag.replace("_", "-"), type=int, help=f"(default {d[flag]})")
         for flag, typ in (("max_seq_length", int), ("batch_size", int), ("epochs", int), ("max_steps", int),
                           ("lr", float), ("warmup_ratio", float), ("dropout", float), ("eval_every", int),
                           ("seed", int)):
-            p.add_argument("--" + flag.replace("_", "-"), type=typ, default=d[flag],
+            p.add_argument("--" + flag.replace("_", "-"), type=typ,
                            help=f"(default {d[flag] if d[flag] is not None else 'none'})")
-        p.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
-        p.add_argument("--device", default="auto")
+        p.add_argument("--precision", help="auto (default), fp32 or bf16")
+        p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
         p.add_argument("--out", required=True)
         p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped "
                        "(--max-steps may be raised to train longer; other settings come from its config.json)")
@@ -176,24 +176,32 @@ def cmd_finetune(args) -> int:
 
     from bertgan.bert.config import FinetuneConfig
     from bertgan.bert.finetune import finetune, load_config
+    from bertgan.bert.hub import model_path
 
+    fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    # the flags given (their parser defaults are None): the rest come from FinetuneConfig, or from the run's config
+    given = {k: v for k, v in vars(args).items() if k in fields and k != "task" and v is not None}
+    if "model" in given:
+        given["model"] = str(model_path(args.model).resolve())
+    for flag in ("train", "dev"):
+        if flag in given:
+            given[flag] = str(Path(given[flag]).resolve())
     if args.resume:
         cfg = load_config(args.out)
         if cfg.task != args.task:
             raise UsageError(f"--resume: {args.out} is a {cfg.task} run, not {args.task}")
-        cfg = dataclasses.replace(cfg, device=args.device,
+        for k, v in sorted(given.items()):  # the run's own flags again are fine; a change is not
+            if k not in ("max_steps", "device", "precision") and getattr(cfg, k) != v:
+                raise UsageError(f"--resume: --{k.replace('_', '-')} {v} differs from the run's {getattr(cfg, k)} "
+                                 f"(config.json in {args.out}); a run keeps its settings — drop the flag, or start a "
+                                 "new run with another --out (only --max-steps and --device may change)")
+        cfg = dataclasses.replace(cfg, device=args.device or cfg.device,
                                   **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
     else:
         for flag in ("model", "train"):
             if not getattr(args, flag):
                 raise UsageError(f"--{flag} is required (unless --resume)")
-        fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
-        given = {k: v for k, v in vars(args).items() if k in fields and k not in ("task", "model", "train", "dev")}
-        from bertgan.bert.hub import model_path
-
-        cfg = FinetuneConfig(task=args.task, model=str(model_path(args.model).resolve()),
-                             train=str(Path(args.train).resolve()),
-                             dev=str(Path(args.dev).resolve()) if args.dev else None, **given)
+        cfg = FinetuneConfig(task=args.task, **given)
     cfg.validate()
     if args.dry_run:
         print(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -324,7 +332,7 @@ _PRETRAIN_FIELDS = ("preset", "max_seq_length", "batch_size", "grad_accum", "lr"
 def cmd_pretrain(args) -> int:
     import json
 
-    from bertgan.bert.trainer import CHECKPOINT, PretrainConfig, load_config, pretrain
+    from bertgan.bert.trainer import CHECKPOINT, TOKENIZER_DIR, PretrainConfig, load_config, pretrain
     from bertgan.train.checkpoint import check_run_dir
 
     check_run_dir(args.out, args.resume, CHECKPOINT)  # before anything — the vocabulary included — is written
@@ -343,25 +351,28 @@ def cmd_pretrain(args) -> int:
             from bertgan.bert.tokenizer import check_vocab_size
 
             check_vocab_size(args.vocab_size)
-        tokenizer = args.tokenizer or str(Path(args.out) / "tokenizer")
+        # The run keeps its own copy of the tokenizer (RUN/tokenizer, stored relative to the run): a run folder
+        # that is copied or moved resumes with its own vocabulary, not with whatever lies at the old path.
         cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
                              eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,
-                             tokenizer=str(Path(tokenizer).resolve()), device=args.device,
+                             tokenizer=TOKENIZER_DIR, vocab_size=args.vocab_size, device=args.device,
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
         print(json.dumps(dataclasses.asdict(cfg), indent=2))
         return 0
-    if not args.resume and args.vocab_size:
+    if not args.resume:
         import os
 
         from bertgan.bert.tokenizer import WordPieceTokenizer
 
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process trains the vocabulary
-            WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors
-                                     ).save(cfg.tokenizer)
+        target = Path(args.out) / TOKENIZER_DIR
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process writes the vocabulary
+            tok = (WordPieceTokenizer.from_dir(args.tokenizer) if args.tokenizer else
+                   WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors))
+            tok.save(target)
         else:
-            _wait_for(Path(cfg.tokenizer) / "vocab.txt")
+            _wait_for(target / "vocab.txt")
     result = pretrain(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     m = result["metrics"]
     if result["final"] or result["interrupted"]:
@@ -385,12 +396,20 @@ def _check_resume_flags(args, cfg, given: dict) -> None:
         if files and _corpus(files, flag) != saved:
             raise UsageError(f"--resume: {flag} differs from the run's {saved} (config.json in {args.out}); drop "
                              f"{flag} to continue, or start a new run with another --out")
-    if args.tokenizer and str(Path(args.tokenizer).resolve()) != cfg.tokenizer:
-        raise UsageError(f"--resume: --tokenizer {args.tokenizer} differs from the run's tokenizer {cfg.tokenizer}; "
-                         "drop --tokenizer to continue, or start a new run with another --out")
-    if args.vocab_size:
-        raise UsageError("--resume: --vocab-size would train a new vocabulary; the run already has its tokenizer — "
-                         "drop --vocab-size")
+    if args.tokenizer:
+        from bertgan.bert.corpus import vocab_fingerprint
+        from bertgan.bert.tokenizer import WordPieceTokenizer
+        from bertgan.bert.trainer import tokenizer_dir
+
+        own = tokenizer_dir(args.out, cfg)
+        if vocab_fingerprint(WordPieceTokenizer.from_dir(args.tokenizer)) != vocab_fingerprint(
+                WordPieceTokenizer.from_dir(own)):
+            raise UsageError(f"--resume: --tokenizer {args.tokenizer} is not the run's vocabulary ({own}); drop "
+                             "--tokenizer to continue, or start a new run with another --out")
+    if args.vocab_size is not None and args.vocab_size != cfg.vocab_size:
+        raise UsageError(f"--resume: --vocab-size {args.vocab_size} differs from the run's "
+                         f"{cfg.vocab_size or '(a given --tokenizer)'}; the run keeps its vocabulary — drop "
+                         "--vocab-size")
     for k, v in given.items():
         if getattr(cfg, k) != v and not (k == "precision" and v == "auto"):
             flag = "--no-nsp" if k == "nsp" else "--" + k.replace("_", "-")

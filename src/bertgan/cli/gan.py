@@ -199,13 +199,9 @@ def cmd_train(args) -> int:
 
     given = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     if args.resume:
-        changed = sorted(set(given) - _RESUMABLE)
-        if changed or args.preset:
-            bad = ", ".join("--" + k.replace("_", "-") for k in changed + (["preset"] if args.preset else []))
-            raise UsageError(f"--resume continues the run as configured in {Path(args.out) / 'config.json'}; "
-                             f"{bad} cannot change mid-run (only --epochs, --max-steps, --device, --data-dir, "
-                             "--log-every, --checkpoint-every can)")
-        cfg = dataclasses.replace(load_run_config(args.out), **given)
+        saved = load_run_config(args.out)
+        check_resume_flags(saved, given, args.preset, Path(args.out) / "config.json")
+        cfg = dataclasses.replace(saved, **{k: v for k, v in given.items() if k in _RESUMABLE})
         validate(cfg)
     else:
         cfg = resolve(args.preset, **given)
@@ -219,6 +215,34 @@ def cmd_train(args) -> int:
               f"D(x) {m['d_real']:.2f}  D(G(z)) {m['d_fake']:.2f}  {m['img_per_s']:.0f} img/s")
     print(f"samples: {result.samples}\nreport:  {result.report}")
     return 130 if result.interrupted else 0
+
+
+def check_resume_flags(saved, given: dict, preset: str | None, source: Path) -> None:
+    """--resume takes the run's own flags again (the first command with --resume added is the natural thing to
+    type); only a flag whose value differs from the saved one is refused, naming both values."""
+    import math
+
+    from bertgan.gan.config import PRESETS
+
+    wanted = dict(given)
+    if preset is not None:  # the preset's values, then the flags on top, exactly as the first command resolved them
+        if preset not in PRESETS:
+            raise UsageError(f"--preset {preset}: unknown preset; choose one of {', '.join(PRESETS)}")
+        wanted = {**PRESETS[preset], **given, "preset": preset}
+    for key, value in sorted(wanted.items()):
+        if key in _RESUMABLE:
+            continue
+        old = getattr(saved, key)
+        if key in ("data_dir", "dataset") and isinstance(value, str) and isinstance(old, str):
+            same = Path(value.removeprefix("folder:")).expanduser().resolve() == Path(
+                old.removeprefix("folder:")).expanduser().resolve()
+        else:
+            same = old == value or (isinstance(old, float) and isinstance(value, float) and math.isclose(old, value))
+        if not same:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"--resume: {flag} {value} differs from the run's {old} ({source}); a run keeps its "
+                             "settings — drop the flag, or start a new run with another --out (only --epochs, "
+                             "--max-steps, --device, --data-dir, --log-every, --checkpoint-every may change)")
 
 
 def cmd_sample(args) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bertgan.errors import UsageError
 
-ARCHS = ("mlp", "dcgan", "tf-dcgan", "toy")
+ARCHS = ("mlp", "dcgan", "cnn", "tf-dcgan", "toy")
 PRIORS = ("normal", "uniform")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -166,8 +166,8 @@ def validate(cfg: GANConfig) -> None:
         raise UsageError(f"--channels {cfg.channels}: use 1 (grayscale) or 3 (RGB)")
     if cfg.image_size is not None and cfg.image_size <= 0:
         raise UsageError(f"--image-size {cfg.image_size}: must be a positive integer")
-    if cfg.arch == "dcgan" and cfg.image_size is not None and cfg.image_size not in (28, 32, 64):
-        raise UsageError(f"--image-size {cfg.image_size}: the dcgan architecture builds 28, 32 or 64 pixels")
+    if cfg.arch in ("dcgan", "cnn") and cfg.image_size is not None and cfg.image_size not in (28, 32, 64):
+        raise UsageError(f"--image-size {cfg.image_size}: the {cfg.arch} architecture builds 28, 32 or 64 pixels")
     if cfg.arch == "tf-dcgan" and ((cfg.image_size or 28) != 28 or (cfg.channels or 1) != 1):
         raise UsageError("--arch tf-dcgan: the tutorial model is fixed at 28×28×1; use --arch dcgan for other "
                          "sizes or colour")
@@ -185,7 +185,7 @@ def resolve_shape(cfg: GANConfig) -> GANConfig:
     if size is None:
         if cfg.arch == "tf-dcgan":
             size = 28
-        elif cfg.arch == "dcgan":
+        elif cfg.arch in ("dcgan", "cnn"):
             size = native[1] if native and native[1] in (28, 32, 64) else 32
         else:
             size = native[1] if native else 32

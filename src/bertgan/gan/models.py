@@ -8,6 +8,8 @@ Architectures (``build_gan``):
   mlp       fully connected, in the style of Goodfellow et al. 2014 (their maxout units → LeakyReLU).
   dcgan     Radford et al. 2015: strided (transposed) convolutions, BatchNorm, ReLU in G, LeakyReLU(0.2) in D;
             28×28, 32×32 or 64×64, 1 or 3 channels.
+  cnn       Miyato et al. 2018's "standard CNN" (SN-GAN): a deeper D of 3×3 and 4×4 convolutions without BatchNorm;
+            28×28, 32×32 or 64×64.
   tf-dcgan  the TensorFlow DCGAN tutorial model that the lecture's code follows, layer for layer.
   toy       2-D points (the ring-8 / grid-25 collapse benchmarks): PacGAN's networks (their released code) — G
             four hidden layers of 400 ReLU units with BatchNorm and a linear output, D three maxout layers of 200
@@ -141,6 +143,54 @@ def _dcgan_init(m: nn.Module) -> None:
     elif isinstance(m, nn.BatchNorm2d):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+# ----------------------------------------------------------------------------------------------------- SN-GAN CNN
+
+class CNNGenerator(nn.Module):
+    """The "standard CNN" generator of Miyato et al. 2018 (SN-GAN, Table 3a): z → dense to base×base×(width·2^k),
+    then k deconvolutions 4×4 stride 2 halving the channels (BatchNorm, ReLU), then a 3×3 convolution to the image
+    and tanh. For 32 px this is the paper's network (512 → 256 → 128 → 64 channels, width 64); 28 px starts at 7×7."""
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        c, size, _ = image_shape
+        base, n_up = _dcgan_plan(size)
+        ch = width * 2 ** n_up
+        layers: list[nn.Module] = [nn.Linear(latent_dim, ch * base * base),
+                                   nn.Unflatten(1, (ch, base, base)),  # (N, d) → (N, ch, base, base)
+                                   nn.BatchNorm2d(ch), nn.ReLU(inplace=True)]
+        for _ in range(n_up):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.BatchNorm2d(ch // 2), nn.ReLU(inplace=True)]
+            ch //= 2
+        layers += [nn.Conv2d(ch, c, 3, 1, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class CNNDiscriminator(nn.Module):
+    """SN-GAN's standard CNN discriminator (Table 3b): a 3×3 convolution, then per halving a 4×4 stride-2 and a 3×3
+    convolution doubling the channels, LeakyReLU(0.1), no BatchNorm (the spectral norm, or R1, acts per sample).
+    The trunk φ(x): (N, C, H, W) → (N, width·2^k·base²)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        c, size, _ = image_shape
+        base, n_down = _dcgan_plan(size)
+        act = lambda: nn.LeakyReLU(0.1, inplace=True)
+        ch = width
+        layers: list[nn.Module] = [nn.Conv2d(c, ch, 3, 1, 1), act()]
+        for _ in range(n_down):
+            layers += [nn.Conv2d(ch, ch, 4, 2, 1), act(), nn.Conv2d(ch, ch * 2, 3, 1, 1), act()]
+            ch *= 2
+        layers.append(nn.Flatten())  # (N, ch, base, base) → (N, ch·base²)
+        self.net = nn.Sequential(*layers)
+        self.features = ch * base * base
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 # ----------------------------------------------------------------------------------------------------- TF tutorial
@@ -354,6 +404,8 @@ def build_gan(arch: str, latent_dim: int, image_shape: tuple[int, ...], width: i
         G, trunk = MLPGenerator(g_in, image_shape, width), MLPDiscriminator(d_shape, width)
     elif arch == "dcgan":
         G, trunk = DCGANGenerator(g_in, image_shape, width), DCGANDiscriminator(d_shape, width, d_batchnorm)
+    elif arch == "cnn":
+        G, trunk = CNNGenerator(g_in, image_shape, width), CNNDiscriminator(d_shape, width)
     elif arch == "tf-dcgan":
         if tuple(image_shape) != (1, 28, 28):
             raise ValueError("tf-dcgan is fixed at 1×28×28")

@@ -184,7 +184,7 @@ def make_optimizers(G, D, cfg: GANConfig, device: torch.device):
 
 
 def uses_convolutions(arch: str) -> bool:
-    return arch in ("dcgan", "tf-dcgan")
+    return arch in ("dcgan", "cnn", "tf-dcgan")
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
