@@ -229,3 +229,26 @@ def test_resume_takes_the_first_command_again(tmp_path, tiny, shared_file, capsy
     capsys.readouterr()
     assert main(first[:-2] + ["--lr", "1e-4", "--max-steps", "4", "--resume", "--out", str(out)]) == 2
     assert "--lr 0.0001 differs from the run's 5e-05" in capsys.readouterr().err
+
+
+def test_refused_input_leaves_no_folder_and_a_nan_model_is_refused(tmp_path, tiny, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("John B-PER\nParis PERSON\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["bert", "finetune", "tag", "--model", tiny, "--train", str(bad), "--dev", str(bad), "--out",
+                 str(out), "--no-progress"]) == 2
+    assert "bad.txt:2: tag 'PERSON' is not in the BIO/BIOES scheme" in capsys.readouterr().err
+    assert not out.exists()  # checked before the run folder was made
+    import shutil
+
+    from safetensors.torch import save_file
+
+    nan_model = tmp_path / "nan"
+    shutil.copytree(tiny, nan_model)
+    state = load_file(str(nan_model / "model.safetensors"))
+    state["bert.embeddings.word_embeddings.weight"][0, 0] = float("nan")
+    save_file(state, str(nan_model / "model.safetensors"))  # as another tool would write it: no digest
+    for argv in (["bert", "fill-mask", "--model", str(nan_model), "a [MASK]"],
+                 ["bert", "embed", "--model", str(nan_model), "a sentence"]):
+        assert main(argv) == 2
+        assert "non-finite value" in capsys.readouterr().err

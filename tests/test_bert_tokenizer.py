@@ -402,3 +402,17 @@ def test_gzip_corpus_limit_alphabet_and_sizes(tmp_path):
     assert r.pieces_per_eojeol == r.pieces / 2
     with pytest.raises(UsageError, match="--limit-alphabet 0"):
         WordPieceTokenizer.train([tmp_path], 400, limit_alphabet=0)
+
+
+def test_train_refuses_to_overwrite_a_tokenizer_or_model_folder(tmp_path, small_ko, capsys):
+    out = tmp_path / "model"
+    assert run_cli(["train", "--corpus", str(small_ko), "--vocab-size", "3000", "--out", str(out)]) == 0
+    (out / "model.safetensors").write_bytes(b"the model that goes with this vocabulary")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert run_cli(["train", "--corpus", str(small_ko), "--vocab-size", "2000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert run_cli(["train", "--corpus", str(small_ko), "--vocab-size", "2000", "--out", str(out), "--overwrite"]) == 0
+    assert (out / "vocab.txt").read_bytes() != before["vocab.txt"]
