@@ -117,3 +117,14 @@ def test_bad_input(tmp_path, capsys, flags, message):
     assert main(["apps", "inpaint", "--dry-run", "--out", str(tmp_path / "x"), *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("error:") == 1
+
+
+def test_a_nan_loss_stops_the_app_with_exit_status_3(tmp_path, monkeypatch, capsys, data_dir, shared_file):
+    """The applications' loops watch their losses as the trainers do: a NaN stops the run, naming the step."""
+    shared_file("mnist/train-images-idx3-ubyte.gz")
+    real = inpaint.masked_l2
+    monkeypatch.setattr(inpaint, "masked_l2", lambda *a: real(*a) * float("nan"))
+    assert main(["apps", "inpaint", "--data-dir", str(data_dir), "--steps", "3", "--batch-size", "16", "--width",
+                 "8", "--train-images", "100", "--test-images", "50", "--device", "cpu", "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 3
+    assert "step 1: the loss became NaN or infinite" in capsys.readouterr().err

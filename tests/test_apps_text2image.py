@@ -161,7 +161,7 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     (["--text-noise", "-0.1"], "--text-noise -0.1"),
     (["--align-epochs", "-1"], "--align-epochs -1"),
     (["--tau", "-0.1"], "--tau -0.1"),
-    (["--bert", "/nonexistent/bert"], "no config.json"),
+    (["--bert", "/nonexistent/bert"], "--bert /nonexistent/bert: no such folder and no packaged model"),
     (["--dataset", "digits"], "invalid choice"),
 ])
 def test_text2image_bad_input(tmp_path, argv, message, capsys):

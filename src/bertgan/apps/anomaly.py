@@ -36,6 +36,7 @@ from torch import nn
 
 from bertgan.apps.common import check_positive, save_rows, seed_everything
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 # Mean AUROC (%) over the ten MNIST one-class tasks, as published: AnoGAN and Deep SVDD from Ruff et al. 2018
 # (Table 1), OCGAN from Perera et al. 2019 (Table 2).
@@ -255,7 +256,8 @@ def train_gan(cfg: Config, normal: torch.Tensor, device, gen: torch.Generator, p
     d_loss_fn, g_loss_fn = GAN_LOSSES[cfg.loss]
     stream = _draw(len(normal), min(cfg.batch_size, len(normal)), gen)
     last = {}
-    for _ in tqdm(range(cfg.gan_steps), desc="GAN", disable=not progress, leave=False):
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
+    for step in tqdm(range(cfg.gan_steps), desc="GAN", disable=not progress, leave=False):
         for _ in range(cfg.d_steps):
             real = _batch(normal, next(stream), device)
             with torch.no_grad():
@@ -273,6 +275,8 @@ def train_gan(cfg: Config, normal: torch.Tensor, device, gen: torch.Generator, p
         loss_g.backward()
         opt_g.step()
         last = {"loss_d": loss_d.detach().item(), "loss_g": loss_g.detach().item()}
+        guard.observe(step + 1, loss_d, loss_g)
+        guard.check(None, "the GAN")  # the losses are read every step anyway: no extra sync
     return G.eval().requires_grad_(False), D.eval().requires_grad_(False), last
 
 
@@ -286,12 +290,15 @@ def train_encoder(cfg: Config, normal: torch.Tensor, G, D, device, gen: torch.Ge
     opt = torch.optim.Adam(E.parameters(), cfg.lr, betas=(0.5, 0.999))
     stream = _draw(len(normal), min(cfg.batch_size, len(normal)), gen)
     loss = torch.tensor(float("nan"))
-    for _ in tqdm(range(cfg.encoder_steps), desc="encoder", disable=not progress, leave=False):
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
+    for step in tqdm(range(cfg.encoder_steps), desc="encoder", disable=not progress, leave=False):
         x = _batch(normal, next(stream), device)
         loss = izi_f(x, E, G, D.trunk, cfg.kappa)[0].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        guard.observe(step + 1, loss)
+    guard.check(None, "the encoder")
     return E.eval(), loss.detach().item()
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from bertgan.apps.common import accuracy_by_judge, check_labelled, check_positive, judge, mean_std, save_rows
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 SIZE = 28  # the GAN and the classifier work at 28×28; the 8×8 digits are enlarged
 
@@ -163,7 +164,8 @@ def train_gan(cfg: Config, images: torch.Tensor, labels: torch.Tensor, seed: int
     losses = []
     G.train()
     D.train()
-    for _ in tqdm(range(cfg.gan_steps), disable=not progress, desc=f"GAN seed {seed}", unit="step", leave=False):
+    guard = NonFiniteGuard(device, "fp32", "2e-4 (Adam, both nets)")
+    for step in tqdm(range(cfg.gan_steps), disable=not progress, desc=f"GAN seed {seed}", unit="step", leave=False):
         idx = torch.randint(0, len(real_all), (batch,), generator=gen).to(device)
         real, y = real_all[idx], labels[idx]
         z = torch.randn(batch, cfg.latent_dim, generator=gen).to(device)
@@ -180,7 +182,9 @@ def train_gan(cfg: Config, images: torch.Tensor, labels: torch.Tensor, seed: int
         D.requires_grad_(True)
         if ema is not None:
             ema.update(G)
+        guard.observe(step + 1, loss_d, loss_g)
         losses.append((loss_d.item(), loss_g.item()))
+    guard.check(None, "the GAN of this run")
     tail = np.asarray(losses[-100:])
     G_out = ema.model if ema is not None else G.eval()
     return G_out.eval(), {"loss_d": float(tail[:, 0].mean()), "loss_g": float(tail[:, 1].mean())}
@@ -226,7 +230,8 @@ def train_classifier(cfg: Config, real: torch.Tensor, real_y: torch.Tensor, seed
     batch = min(cfg.batch_size, len(real))
     model.train()
     desc = f"classifier {'with' if n_fake else 'without'} generated, seed {seed}"
-    for _ in tqdm(range(cfg.clf_steps), disable=not progress, desc=desc, unit="step", leave=False):
+    guard = NonFiniteGuard(device, "fp32", "up to 2e-3 (one-cycle)")
+    for step in tqdm(range(cfg.clf_steps), disable=not progress, desc=desc, unit="step", leave=False):
         idx = torch.randint(0, len(real), (batch,), generator=real_gen)
         x, y = real[idx], real_y[idx]
         x = translate(x, cfg.shift, real_gen)
@@ -239,6 +244,8 @@ def train_classifier(cfg: Config, real: torch.Tensor, real_y: torch.Tensor, seed
         loss.backward()
         opt.step()
         sched.step()
+        guard.observe(step + 1, loss)
+    guard.check(None, "the classifier of this run")
     return model.eval().cpu()
 
 

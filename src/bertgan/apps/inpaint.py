@@ -26,6 +26,7 @@ import torch
 
 from bertgan.apps.common import accuracy_by_judge, check_positive, endless_batches, judge, save_rows, seed_everything
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 DATASETS = ("mnist", "fashion-mnist")
 SIZE = 28
@@ -136,7 +137,8 @@ def train_context_encoder(G, D, cfg, train_images: torch.Tensor, gen: torch.Gene
     hist = {k: [] for k in ("rec", "adv", "loss_d", "d_real", "d_fake")}
     stream = endless_batches(len(train_images), cfg.batch_size, gen)
     G.train()
-    for _ in tqdm(range(cfg.steps), disable=not progress, desc=desc, unit="step"):
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
+    for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, unit="step"):
         x = to_unit(train_images[next(stream)]).to(device)
         mask = make_masks(len(x), cfg.mask, cfg.mask_size, cfg.holes, gen).to(device)
         pred, filled = complete(G, x, mask)
@@ -159,6 +161,8 @@ def train_context_encoder(G, D, cfg, train_images: torch.Tensor, gen: torch.Gene
         loss.backward()
         opt_g.step()
         hist["rec"].append(rec.item())
+        guard.observe(step + 1, loss)
+        guard.check(None, "the context encoder")  # rec is read every step anyway: no extra sync
     return hist
 
 

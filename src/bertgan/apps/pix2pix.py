@@ -34,6 +34,7 @@ from bertgan.apps.common import (
     seed_everything,
 )
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 TASKS = {
     "edges": "edge map (thresholded Sobel magnitude) → image",
@@ -160,6 +161,7 @@ def train_variant(cfg: Config, variant: str, train_images: torch.Tensor, device:
     curve: list[dict] = []
     bar = tqdm(total=cfg.steps, disable=not progress, desc=f"pix2pix {variant}", unit="step")
     step = 0
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
     G.train()
     while step < cfg.steps:
         for idx in batches(len(train_images), cfg.batch_size, gen):
@@ -184,6 +186,8 @@ def train_variant(cfg: Config, variant: str, train_images: torch.Tensor, device:
             row["l1"] = float(l1.detach())
             curve.append(row)
             step += 1
+            guard.observe(step, loss_g, *([loss_d] if use_gan else []))
+            guard.check(None, f"the {variant} run")  # l1 is read every step anyway: no extra sync
             bar.update(1)
             if step >= cfg.steps:
                 break

@@ -37,6 +37,7 @@ from bertgan.apps.common import (
     seed_everything,
 )
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 STYLES = {
     "thick": "strokes dilated by a 3×3 max-pool (bold pen)",
@@ -156,6 +157,7 @@ def train_cyclegan(cfg: Config, a_train: torch.Tensor, b_train: torch.Tensor, de
     it_a = endless_batches(len(a_train), cfg.batch_size, gen)
     it_b = endless_batches(len(b_train), cfg.batch_size, gen)
     curve: list[dict] = []
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
     for step in tqdm(range(cfg.steps), disable=not progress, desc=f"cyclegan {cfg.style}", unit="step"):
         a = to_unit(a_train[next(it_a)]).to(device)
         b = to_unit(b_train[next(it_b)]).to(device)
@@ -180,6 +182,8 @@ def train_cyclegan(cfg: Config, a_train: torch.Tensor, b_train: torch.Tensor, de
         opt_d.step()
         curve.append({"step": step + 1, "adv": float(adv.detach()), "cycle": float(cyc.detach()),
                       "identity": float(idt.detach()), "loss_d": float(loss_d.detach())})
+        guard.observe(step + 1, loss_g, loss_d)
+        guard.check(None, "the CycleGAN")  # the losses are read every step anyway: no extra sync
     return G_ab.eval(), G_ba.eval(), curve
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from bertgan.apps.common import accuracy_by_judge, batches, check_positive, judge, save_rows, seed_everything
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 DATASETS = ("mnist", "fashion-mnist")  # labelled 28×28: ×4 is the 7×7 → 28×28
 
@@ -201,7 +202,8 @@ def train_srresnet(G, cfg, stream, device, progress: bool) -> list[float]:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     losses = []
     G.train()
-    for _ in tqdm(range(cfg.steps), disable=not progress, desc="SRResNet (MSE)", unit="step"):
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
+    for step in tqdm(range(cfg.steps), disable=not progress, desc="SRResNet (MSE)", unit="step"):
         hr = next(stream).to(device)
         loss = F.mse_loss(G(downsample(hr, cfg.scale)), hr)
         opt.zero_grad(set_to_none=True)
@@ -209,6 +211,8 @@ def train_srresnet(G, cfg, stream, device, progress: bool) -> list[float]:
         opt.step()
         sched.step()
         losses.append(loss.item())
+        guard.observe(step + 1, loss)
+        guard.check(None, "the SRResNet")  # the loss is read every step anyway: no extra sync
     return losses
 
 
@@ -233,7 +237,8 @@ def train_srgan(G, D, phi, cfg, stream, device, progress: bool) -> dict:
     G.train()
     D.train()
     hist = {k: [] for k in ("loss_d", "pixel", "feature", "adv", "d_real", "d_fake")}
-    for _ in tqdm(range(cfg.gan_steps), disable=not progress, desc="SRGAN", unit="step"):
+    guard = NonFiniteGuard(device, "fp32", f"--gan-lr {cfg.gan_lr}")
+    for step in tqdm(range(cfg.gan_steps), disable=not progress, desc="SRGAN", unit="step"):
         hr = next(stream).to(device)
         sr = G(downsample(hr, cfg.scale))
         real_logits, fake_logits = D(hr), D(sr.detach())
@@ -250,6 +255,8 @@ def train_srgan(G, D, phi, cfg, stream, device, progress: bool) -> dict:
             hist[k].append(g[k].item())
         hist["d_real"].append(torch.sigmoid(real_logits).mean().item())
         hist["d_fake"].append(torch.sigmoid(fake_logits).mean().item())
+        guard.observe(step + 1, loss_d, g["total"])
+        guard.check(None, "the SRGAN")
     return hist
 
 

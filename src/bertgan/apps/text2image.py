@@ -46,6 +46,7 @@ import torch
 
 from bertgan.apps.captions import CAPTIONS, HELD_OUT
 from bertgan.errors import UsageError
+from bertgan.train.runtime import NonFiniteGuard
 
 DESCRIPTION = """\
 Text → image (GAN-INT-CLS, Reed et al. 2016): a GAN conditioned on sentence embeddings from a bertgan BERT (any
@@ -272,6 +273,7 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
     order = torch.randperm(len(x_all), generator=gen)
     bar = tqdm(total=cfg.steps, disable=not progress, desc="text2image", unit="step")
     log_every = max(1, cfg.steps // 200)
+    guard = NonFiniteGuard(device, "fp32", f"--lr {cfg.lr}")
     for step in range(cfg.steps):
         k = step % per_epoch
         if k == 0 and step:
@@ -308,7 +310,9 @@ def run(cfg: Config, out: Path, *, data_dir=None, progress: bool = True, log: Ca
             sums += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(),
                                  torch.sigmoid(fake_logits).mean(), acc_real, acc_fake]).cpu()
             count += 1
+        guard.observe(step + 1, loss_d, loss_g)
         if (step + 1) % log_every == 0 or step + 1 == cfg.steps:
+            guard.check(None, "the text-to-image GAN")
             m = (sums / count).tolist()
             rows.append({"step": step + 1, "loss_d": m[0], "loss_g": m[1], "d_real": m[2], "d_fake": m[3],
                          "acc_real": m[4], "acc_fake": m[5]})

@@ -104,7 +104,7 @@ class NonFiniteGuard:
         if self.precision == "bf16":
             cause += ", or bf16's narrow mantissa lost the loss (try --precision fp32)"
         kept = (f"its last checkpoint (step {saved}) in {where} is kept as it was" if saved else
-                f"no checkpoint was written to {where} before it")
+                f"no checkpoint of {where} was written before it")
         raise NonFiniteError(f"step {int(first)}: the loss became NaN or infinite, so the run stopped; {kept}. "
                              f"Likely cause: {cause}. Start again with a lower learning rate")
 
