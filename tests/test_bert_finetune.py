@@ -114,6 +114,13 @@ def test_qa_on_held_out_articles(tmp_path, tiny, shared_file):
     best = json.loads((tmp_path / "qa" / "eval.json").read_text())
     assert best["metric"] == "f1" and 0 <= best["metrics"]["exact_match"] <= 100
     assert r["train_questions"] > 0 and r["eval_questions"] == best["metrics"]["questions"] > 0
+    # the windows the figure was measured with travel with the model: predict qa uses them by default
+    saved = json.loads((tmp_path / "qa" / "best" / "config.json").read_text())["task_specific_params"]
+    assert saved["question-answering"] == {"max_seq_length": 128, "doc_stride": 64, "max_query_length": 64,
+                                           "max_answer_length": 30}
+    import bertgan
+
+    assert bertgan.pipeline("question-answering", model=tmp_path / "qa" / "best").settings["doc_stride"] == 64
 
 
 def test_interrupted_run_resumes_exactly(tmp_path, tiny, shared_file, monkeypatch):

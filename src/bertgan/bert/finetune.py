@@ -365,6 +365,8 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
                             "metrics": metrics}
                     save_pretrained(model, run / "best")
                     tok.save(run / "best")
+                    if cfg.task == "qa":  # the windows the EM/F1 were measured with: the pipeline's defaults
+                        _record_qa_settings(run / "best", cfg)
                     write_json(run / "eval.json", best)
                 checkpoint()
             if row:
@@ -379,6 +381,14 @@ def finetune(cfg: FinetuneConfig, out: str | Path, *, resume: bool = False, prog
     if rows:
         plot_finetune_curves(run / "curves.png", rows, f"eval_{data.main_metric}")
     return {"step": step, "interrupted": interrupted, "best": best, "best_dir": run / "best", **data.extra}
+
+
+def _record_qa_settings(folder: Path, cfg: FinetuneConfig) -> None:
+    config = read_json(folder / "config.json")
+    config["task_specific_params"] = {"question-answering": {
+        "max_seq_length": cfg.max_seq_length, "doc_stride": cfg.doc_stride, "max_query_length": cfg.max_query_length,
+        "max_answer_length": cfg.max_answer_length}}
+    write_json(folder / "config.json", config)
 
 
 def _has_tokenizer(folder: str) -> bool:

@@ -536,19 +536,24 @@ class QuestionAnsweringPipeline(_HeadPipeline):
 
     def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
         super().__init__(model, BertForQuestionAnswering, device, truncate)
+        config = read_json(model_path(model) / "config.json") or {}
+        self.settings = (config.get("task_specific_params") or {}).get("question-answering") or {}
 
     @torch.no_grad()
     def __call__(self, question: str | Sequence[str] | None = None, context: str | Sequence[str] | None = None,
-                 top_k: int = 1, max_answer_length: int = 30, doc_stride: int | None = None,
-                 max_seq_length: int | None = None, max_question_length: int = 64,
+                 top_k: int = 1, max_answer_length: int | None = None, doc_stride: int | None = None,
+                 max_seq_length: int | None = None, max_question_length: int | None = None,
                  batch_size: int = 32) -> dict | list:
         """``{"answer", "score", "start", "end"}`` for a question; with ``top_k`` > 1 a list, best first.
 
         ``start``/``end`` are character offsets: ``context[start:end] == answer``. Lists of questions take a list
         of contexts of the same length or one context for all. Long contexts are read in windows of
-        ``max_seq_length`` tokens (default 384, at most the model's max_position_embeddings) starting
-        ``doc_stride`` tokens apart (default a third of a window). The score is P(start) × P(end).
-        """
+        ``max_seq_length`` tokens starting ``doc_stride`` tokens apart. Spans are ranked exactly as the fine-tuning
+        evaluation ranks them (``squad_features.decode``, run_squad.py's rule: raw start + end logits, across
+        windows), so the answer is the one the reported EM/F1 scored; ``score`` is the softmax of those sums over
+        the n-best spans (run_squad.py's ``probability``). The window settings default to those the model was
+        fine-tuned with (saved in its config.json by ``bertgan bert finetune qa``), else 384 / a third of it / 64 /
+        30."""
         from bertgan.bert.squad_features import build_features, nbest_predictions
         from bertgan.data.squad import SquadExample
 
@@ -564,15 +569,17 @@ class QuestionAnsweringPipeline(_HeadPipeline):
             for i, v in enumerate(values):
                 if not isinstance(v, str) or not v.strip():
                     raise UsageError(f"{name} {i + 1}: empty or not a string; give text")
+        trained = self.settings
+        max_seq_length = max_seq_length or trained.get("max_seq_length") or min(384, self.max_length)
+        doc_stride = doc_stride or trained.get("doc_stride") or max(1, max_seq_length // 3)
+        max_question_length = max_question_length or trained.get("max_query_length") or 64
+        max_answer_length = max_answer_length or trained.get("max_answer_length") or 30
         _positive(top_k, "--top-k")
         _positive(batch_size, "--batch-size")
         _positive(max_answer_length, "--max-answer-length")
-        if max_seq_length is None:
-            max_seq_length = min(384, self.max_length)
-        elif not isinstance(max_seq_length, int) or max_seq_length > self.max_length:
+        if not isinstance(max_seq_length, int) or max_seq_length > self.max_length:
             raise UsageError(f"--max-seq-length {max_seq_length}: the model has {self.max_length} positions "
                              f"(max_position_embeddings); use at most {self.max_length}")
-        doc_stride = max(1, max_seq_length // 3) if doc_stride is None else doc_stride
         examples = [SquadExample(id=str(i), title="", question=q, context=c, answers=[])
                     for i, (q, c) in enumerate(zip(questions, contexts))]
         features = build_features(examples, self.tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
@@ -584,19 +591,17 @@ class QuestionAnsweringPipeline(_HeadPipeline):
             t = {k: torch.tensor([getattr(f, k)[:n] for f in chunk], device=self.device)
                  for k in ("input_ids", "attention_mask", "token_type_ids")}
             out = self.model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
-            # As transformers: a softmax over the window's context tokens and [CLS] (everything else −10000),
-            # so start + end log-probabilities rank spans across windows and exp() of the sum is its score.
-            allowed = torch.tensor([[o is not None or j == 0 for j, o in enumerate(f.token_offsets[:n])]
-                                    for f in chunk], device=self.device)
-            for logits, rows in ((out.start_logits, starts), (out.end_logits, ends)):
-                lp = logits.float().masked_fill(~allowed, -10000.0).log_softmax(-1).cpu().numpy()
-                rows.extend(lp)
+            starts.extend(out.start_logits.float().cpu().numpy())
+            ends.extend(out.end_logits.float().cpu().numpy())
         nbest = nbest_predictions(examples, features, starts, ends, n_best=max(20, top_k),
                                   max_answer_length=max_answer_length)
         results = []
         for ex in examples:
-            preds = [{"answer": p.text, "score": math.exp(p.score), "start": p.start_char,
-                      "end": p.end_char} for p in nbest[ex.id][:top_k]]
+            found = nbest[ex.id]
+            top = max((p.score for p in found), default=0.0)
+            total = sum(math.exp(p.score - top) for p in found)
+            preds = [{"answer": p.text, "score": math.exp(p.score - top) / total, "start": p.start_char,
+                      "end": p.end_char} for p in found[:top_k]]
             if not preds:
                 preds = [{"answer": "", "score": 0.0, "start": 0, "end": 0}]
             results.append(preds[0] if top_k == 1 else preds)

@@ -63,9 +63,11 @@ def register(bsub) -> None:
     q.add_argument("--context", help="the text that holds the answer (with --question)")
     q.add_argument("--input", help="JSON lines file: {\"question\": ..., \"context\": ..., \"id\": optional}")
     q.add_argument("--top-k", type=int, default=1, help="answers per question, best first (default 1)")
-    q.add_argument("--max-answer-length", type=int, default=30, help="in tokens (default 30)")
-    q.add_argument("--max-seq-length", type=int, help="tokens per window (default 384, or the model's maximum)")
-    q.add_argument("--doc-stride", type=int, help="tokens between window starts (default a third of a window)")
+    q.add_argument("--max-answer-length", type=int, help="in tokens (default: as fine-tuned, else 30)")
+    q.add_argument("--max-seq-length", type=int, help="tokens per window (default: as fine-tuned, else 384 or the "
+                                                      "model's maximum)")
+    q.add_argument("--doc-stride", type=int, help="tokens between window starts (default: as fine-tuned, else a "
+                                                  "third of a window)")
     q.set_defaults(func=cmd_qa)
 
 
