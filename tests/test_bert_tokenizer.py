@@ -416,3 +416,16 @@ def test_train_refuses_to_overwrite_a_tokenizer_or_model_folder(tmp_path, small_
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
     assert run_cli(["train", "--corpus", str(small_ko), "--vocab-size", "2000", "--out", str(out), "--overwrite"]) == 0
     assert (out / "vocab.txt").read_bytes() != before["vocab.txt"]
+
+
+def test_train_says_when_it_gives_fewer_entries_than_asked(tmp_path, capsys):
+    import itertools
+
+    words = ["".join(w) for n in (2, 3) for w in itertools.product("가나다라마바", repeat=n)]
+    corpus = tmp_path / "words.txt"
+    corpus.write_text(" ".join(words) + "\n", encoding="utf-8")
+    assert run_cli(["train", "--corpus", str(corpus), "--vocab-size", "400", "--out", str(tmp_path / "tok")]) == 0
+    out = capsys.readouterr().out
+    got = len((tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    assert f"trained {got:,} of 400 requested: the corpus has too few distinct pieces" in out
+    assert len((tmp_path / "tok" / "word_vocab.txt").read_text(encoding="utf-8").splitlines()) == got

@@ -57,3 +57,32 @@ def test_bad_gold():
         evaluate({}, {})
     with pytest.raises(UsageError, match="'q'.*list of texts"):
         evaluate({"q": "answer"}, {"q": "answer"})
+
+
+@pytest.mark.parametrize("pred, gold, em, f1_value", [
+    ("서울", "서울", 1.0, 1.0),
+    ("서울에서", "서울", 0.0, 2 * (2 / 4) * 1.0 / (2 / 4 + 1.0)),  # a particle attached: 2 of 4 characters
+    ("《토지》", "토지", 1.0, 1.0),  # the quotes and brackets the script removes
+    ("‘소나기’", "(소나기)", 1.0, 1.0),
+    ("1,000원", "1000원", 1.0, 1.0),  # string.punctuation removed
+    ("세종 대왕", "세종대왕", 0.0, 1.0),  # spaces are not characters: equal bags
+    ("the Seoul", "seoul", 0.0, 2 * (5 / 8) * 1.0 / (5 / 8 + 1.0)),  # no English article rule, lower-cased
+    ("부산", "서울", 0.0, 0.0),
+])
+def test_korquad_metric_as_its_script(pred, gold, em, f1_value):
+    from bertgan.metrics.squad import exact_match_korquad, f1_korquad
+
+    assert exact_match_korquad(pred, gold) == em
+    assert f1_korquad(pred, gold) == pytest.approx(f1_value)
+
+
+def test_korquad_is_chosen_for_korean_and_differs_from_word_f1():
+    from bertgan.metrics.squad import evaluate, pick_metric
+
+    gold, preds = {"q": ["서울"]}, {"q": "서울에서"}
+    assert evaluate(gold, preds, "squad")["f1"] == 0.0  # one word, not the gold word
+    assert evaluate(gold, preds, "korquad")["f1"] == pytest.approx(66.6667, abs=1e-3)
+    assert pick_metric(["세종대왕은 한글을 만들었다. (1443년)"]) == "korquad"
+    assert pick_metric(["The museum is in Paris."]) == "squad"
+    with pytest.raises(UsageError, match="--metric bleu"):
+        evaluate(gold, preds, "bleu")

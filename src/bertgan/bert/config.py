@@ -205,6 +205,7 @@ class FinetuneConfig:
     doc_stride: int = 128
     max_query_length: int = 64
     max_answer_length: int = 30
+    metric: str = "auto"  # qa: squad (word F1) or korquad (character F1); auto: korquad when the text is Korean
     eval_fraction: float = 0.2
     eval_every: int | None = None  # None: at the end of every epoch only
     log_every: int = 10
@@ -227,6 +228,8 @@ class FinetuneConfig:
         for name in ("max_steps", "eval_every"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be a positive integer")
+        if self.metric not in ("auto", "squad", "korquad"):
+            raise UsageError(f"--metric {self.metric}: choose auto, squad or korquad")
         if not 8 <= self.max_seq_length <= 512:
             raise UsageError(f"--max-seq-length {self.max_seq_length}: use 8…512")
         if self.task == "qa" and self.max_query_length + 3 >= self.max_seq_length:

@@ -171,7 +171,7 @@ def tagging_data(cfg: FinetuneConfig, tok: WordPieceTokenizer, labels: list[str]
 def qa_data(cfg: FinetuneConfig, tok: WordPieceTokenizer, labels=None) -> TaskData:
     from bertgan.bert.squad_features import build_features, decode
     from bertgan.data.squad import gold_answers, read_squad, split_by_article
-    from bertgan.metrics.squad import evaluate
+    from bertgan.metrics.squad import evaluate, pick_metric
 
     train_ex = read_squad(cfg.train)
     if cfg.dev:
@@ -181,6 +181,7 @@ def qa_data(cfg: FinetuneConfig, tok: WordPieceTokenizer, labels=None) -> TaskDa
     kw = dict(max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
     train_f = build_features(train_ex, tok, is_training=True, **kw)
     eval_f = build_features(eval_ex, tok, is_training=False, **kw)
+    metric = pick_metric([e.context for e in eval_ex[:200]]) if cfg.metric == "auto" else cfg.metric
 
     def feat(f, training):
         n = sum(f.attention_mask)
@@ -192,7 +193,7 @@ def qa_data(cfg: FinetuneConfig, tok: WordPieceTokenizer, labels=None) -> TaskDa
     def score(logits: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
         starts, ends = [s.numpy() for s, _ in logits], [e.numpy() for _, e in logits]  # rows of unequal length
         preds = decode(eval_ex, eval_f, starts, ends, n_best=20, max_answer_length=cfg.max_answer_length)
-        return {**evaluate(gold_answers(eval_ex), preds), "questions": len(eval_ex)}
+        return {**evaluate(gold_answers(eval_ex), preds, metric), "questions": len(eval_ex), "qa_metric": metric}
 
     return TaskData([feat(f, True) for f in train_f], [feat(f, False) for f in eval_f], None, score, "f1",
                     {"train_questions": len(train_ex), "eval_questions": len(eval_ex)})

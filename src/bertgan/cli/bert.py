@@ -156,6 +156,9 @@ def _register_finetune(bsub) -> None:
         if task == "qa":
             for flag in ("doc_stride", "max_query_length", "max_answer_length"):
                 p.add_argument("--" + flag.replace("_", "-"), type=int, help=f"(default {d[flag]})")
+            p.add_argument("--metric", choices=("auto", "squad", "korquad"),
+                           help="EM/F1 as SQuAD v1.1's script (word F1) or KorQuAD 1.0's (character F1); auto "
+                                "(default): korquad when the contexts are Korean")
         for flag, typ in (("max_seq_length", int), ("batch_size", int), ("epochs", int), ("max_steps", int),
                           ("lr", float), ("warmup_ratio", float), ("dropout", float), ("eval_every", int),
                           ("seed", int)):

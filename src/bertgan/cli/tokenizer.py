@@ -116,6 +116,9 @@ def cmd_train(args) -> int:
         raise
     written = tok.save(out)
     print(f"trained WordPiece on {len(paths)} file(s): {tok.vocab_size} entries ({settings})")
+    if tok.vocab_size < args.vocab_size:
+        print(f"trained {tok.vocab_size:,} of {args.vocab_size:,} requested: the corpus has too few distinct pieces "
+              f"seen at least {args.min_frequency} times; the word-level vocabulary has {tok.vocab_size:,} entries too")
     print(f"wrote {', '.join(p.name for p in written)} into {out}")
     return 0
 
