@@ -81,7 +81,9 @@ def test_cli_vocab_size_dry_run_and_bad_input(tmp_path, corpus, tok, capsys):
     capsys.readouterr()
     assert main(["bert", "pretrain", "--corpus", str(corpus), "--tokenizer", tok, "--out", str(tmp_path / "d"),
                  "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().out)["preset"] == "mini" and not (tmp_path / "d").exists()
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["preset"] == "mini" and not (tmp_path / "d").exists()
+    assert plan["precision"] in ("fp32", "bf16") and plan["device"] == "cpu" and plan["threads"] >= 1  # resolved
     assert main(["bert", "pretrain", "--corpus", str(corpus), "--out", str(tmp_path / "x")]) == 2
     assert "give --tokenizer DIR or --vocab-size N" in capsys.readouterr().err
     assert main(["bert", "pretrain", "--corpus", str(corpus), "--tokenizer", tok, "--preset", "giant",

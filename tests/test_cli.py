@@ -92,7 +92,7 @@ def test_bad_input_is_one_clear_error(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
-    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    assert not out.exists()  # nothing written, not even an empty run folder
 
 
 def test_unwritable_out(tmp_path, capsys):
@@ -122,3 +122,31 @@ def test_corrupt_config_names_the_line(tmp_path, capsys):
     (tmp_path / "config.json").write_text('{\n "arch": "mlp",\n oops\n}')
     assert main(["gan", "sample", "--run", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
     assert "config.json: line 3" in capsys.readouterr().err
+
+
+def test_a_new_length_on_resume_replaces_the_old_rule_and_nothing_to_do_says_so(tmp_path, capsys):
+    """The README's resume pattern (--epochs on a run made with --max-steps) trains; a finished run says so."""
+    import json
+
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--arch", "mlp", "--width", "8", "--batch-size", "512", "--max-steps", "2",
+                 "--precision", "fp32", "--no-progress", "--out", str(run)]) == 0
+    assert main(["gan", "train", "--resume", "--out", str(run), "--epochs", "2", "--no-progress"]) == 0
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 2 * (1797 // 512)  # two epochs of the digits, not the saved --max-steps 2
+    capsys.readouterr()
+    assert main(["gan", "train", "--resume", "--out", str(run), "--no-progress"]) == 0
+    assert "nothing to do: the run is at step 6, and --epochs 2 ends it at step 6" in capsys.readouterr().out
+    assert (run / "interpolation.png").is_file() and "interpolation.png" in (run / "report.html").read_text()
+
+
+def test_dry_run_shows_the_run_that_would_happen(tmp_path, capsys):
+    import json
+
+    from bertgan.train.runtime import has_fast_bf16, pick_device
+
+    assert main(["gan", "train", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["precision"] == ("bf16" if has_fast_bf16(pick_device("auto")) else "fp32")  # not "auto"
+    assert plan["device"] == str(pick_device("auto")) and plan["steps"] == 20 * (1797 // 128)
+    assert plan["image_size"] == 32 and plan["threads"] >= 1 and not (tmp_path / "x").exists()

@@ -207,7 +207,7 @@ def cmd_finetune(args) -> int:
         cfg = FinetuneConfig(task=args.task, **given)
     cfg.validate()
     if args.dry_run:
-        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        print(json.dumps(_resolved(cfg), indent=2))
         return 0
     r = finetune(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     best = r["best"]
@@ -362,7 +362,7 @@ def cmd_pretrain(args) -> int:
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
-        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        print(json.dumps(_resolved(cfg), indent=2))
         return 0
     if not args.resume:
         import os
@@ -383,6 +383,18 @@ def cmd_pretrain(args) -> int:
     if result["final"]:
         print(f"model: {result['final']}  (HF format, with the tokenizer)")
     return 130 if result["interrupted"] else 0
+
+
+def _resolved(cfg) -> dict:
+    """A run config as it would run on this machine: the device and precision 'auto' picks, and the threads."""
+    import torch
+
+    from bertgan.train.runtime import pick_device, resolve_precision
+
+    device = pick_device(cfg.device or "auto")
+    return {**dataclasses.asdict(cfg), "device": str(device),
+            "precision": resolve_precision(cfg.precision or "auto", device),
+            "threads": torch.get_num_threads() if device.type == "cpu" else None}
 
 
 def _corpus(files: list[str], flag: str) -> list[str]:

@@ -201,12 +201,15 @@ def cmd_train(args) -> int:
     if args.resume:
         saved = load_run_config(args.out)
         check_resume_flags(saved, given, args.preset, Path(args.out) / "config.json")
-        cfg = dataclasses.replace(saved, **{k: v for k, v in given.items() if k in _RESUMABLE})
+        new = {k: v for k, v in given.items() if k in _RESUMABLE}
+        if "epochs" in new and "max_steps" not in new:
+            new["max_steps"] = None  # the length given last is the stopping rule: --epochs replaces a saved step count
+        cfg = dataclasses.replace(saved, **new)
         validate(cfg)
     else:
         cfg = resolve(args.preset, **given)
     if args.dry_run:
-        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        print(json.dumps(dry_run_plan(cfg), indent=2))
         return 0
     result = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     m = result.metrics
@@ -215,6 +218,28 @@ def cmd_train(args) -> int:
               f"D(x) {m['d_real']:.2f}  D(G(z)) {m['d_fake']:.2f}  {m['img_per_s']:.0f} img/s")
     print(f"samples: {result.samples}\nreport:  {result.report}")
     return 130 if result.interrupted else 0
+
+
+def dry_run_plan(cfg) -> dict:
+    """The resolved config as the run would use it on this machine: the precision and device 'auto' picks, the
+    threads, the image size and the steps the length comes to (counted without loading the data)."""
+    import torch
+
+    from bertgan.data.images import TRAIN_SIZES
+    from bertgan.gan.config import resolve_shape
+    from bertgan.train.runtime import pick_device, resolve_precision
+
+    device = pick_device(cfg.device)
+    cfg = resolve_shape(dataclasses.replace(cfg, device=str(device), precision=resolve_precision(cfg.precision,
+                                                                                                 device)))
+    plan = dataclasses.asdict(cfg)
+    n = TRAIN_SIZES.get(cfg.dataset)
+    if cfg.max_steps is not None:
+        plan["steps"] = cfg.max_steps
+    elif n is not None:
+        plan["steps"] = cfg.epochs * (n // cfg.batch_size)
+    plan["threads"] = torch.get_num_threads() if device.type == "cpu" else None
+    return plan
 
 
 def check_resume_flags(saved, given: dict, preset: str | None, source: Path) -> None:

@@ -308,6 +308,11 @@ def check_dataset_name(name: str) -> None:
     raise UsageError(f"--dataset {name}: unknown dataset; choose one of {', '.join(DATASETS)}")
 
 
+TRAIN_SIZES = {"digits": 1797, "mnist": 60_000, "fashion-mnist": 60_000, "stacked-mnist": 60_000,
+               "ring-8": 100_000, "grid-25": 100_000}
+"""Training images (points) of each named set — for plans (--dry-run) made without loading the data."""
+
+
 def native_shape(name: str) -> tuple[int, int] | None:
     """(channels, size) of a named dataset without loading it; None for folders (decided by the model); for the
     point sets (dimension, 0)."""

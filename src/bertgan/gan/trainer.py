@@ -37,6 +37,7 @@ from bertgan.io import read_json, write_json
 from bertgan.report.html import write_report
 from bertgan.report.plots import plot_gan_curves, plot_points, save_grid, to_uint8
 from bertgan.train.checkpoint import (
+    check_run_dir,
     load_checkpoint,
     prepare_run_dir,
     restore_module,
@@ -210,8 +211,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     from tqdm.auto import tqdm
 
     validate(cfg)
-    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT)
-
+    check_run_dir(out, resume, CHECKPOINT)  # before the data (a failed download must leave no empty folder)
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     cfg = resolve_shape(dataclasses.replace(cfg, precision=precision, **_absolute_paths(cfg)))
@@ -225,6 +225,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     steps_per_epoch = n // cfg.batch_size  # full batches only: BatchNorm sees the same batch size every step
     # --max-steps, when given, overrides --epochs (as in transformers' Trainer).
     total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
+    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT)
 
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
@@ -255,6 +256,10 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         restore_optimizer(opt_d, ckpt, "opt_D")
         restore_rng(ckpt)
         step, elapsed = ckpt.step, float(ckpt.meta.get("elapsed", 0.0))
+    if resume and step >= total_steps:
+        rule = f"--max-steps {cfg.max_steps}" if cfg.max_steps is not None else f"--epochs {cfg.epochs}"
+        log(f"nothing to do: the run is at step {step}, and {rule} ends it at step {total_steps}; give a larger "
+            "--max-steps or --epochs to train longer")
     rows = rewind_metrics(run / METRICS, step)
     write_json(run / CONFIG, dataclasses.asdict(cfg))
     (run / "samples").mkdir(exist_ok=True)
@@ -304,6 +309,8 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         gallery = [(p.stem.replace("_", " "), f"samples/{p.name}")
                    for p in sorted((run / "samples").glob("epoch_*.png"))]
         figures = [("samples from a fixed z (latest)", "samples.png")]
+        if (run / "interpolation.png").is_file():
+            figures.append(("walks between two z (spherical interpolation)", "interpolation.png"))
         if not points:
             figures.append(("real training images", "real.png"))
         if rows:
@@ -365,6 +372,10 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     if last_saved != step:
         checkpoint()
     samples = sample_grid(None)
+    if not points:
+        sampler = (ema.model if ema is not None else G).eval()
+        strip, nrow = generate(sampler, cfg, 80, cfg.seed, device, interpolate=True)
+        save_grid(run / "interpolation.png", strip, nrow)
     report_path = report(interrupted)
     if interrupted:
         log(f"interrupted at step {step}: checkpoint saved; continue with: bertgan gan train --resume --out {run}")
