@@ -91,9 +91,9 @@ SETTINGS = {
 }
 
 DESCRIPTION = """\
-GAN-based anomaly detection (seed 000, 이상 감지): f-AnoGAN (Schlegl et al. 2019, "f-AnoGAN: Fast unsupervised
-anomaly detection with generative adversarial networks", Medical Image Analysis 54). Trains a DCGAN on the normal
-class only, then an encoder E with G and D frozen by the izi_f loss
+GAN-based anomaly detection (the BERT text's list, 이상 감지): f-AnoGAN (Schlegl et al. 2019, "f-AnoGAN: Fast
+unsupervised anomaly detection with generative adversarial networks", Medical Image Analysis 54). Trains a
+DCGAN on the normal class only, then an encoder E with G and D frozen by the izi_f loss
     A(x) = 1/n·‖x − G(E(x))‖² + κ·1/n_d·‖f(x) − f(G(E(x)))‖²      (f: D's last feature layer)
 The paper scores a test image by the same A(x) (eq. 7). The default score is the relative image residual: the
 image term alone (--score image), of x − G(E(x)) blurred by a Gaussian of σ 0.5 pixels (--blur), divided by

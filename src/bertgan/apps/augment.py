@@ -67,9 +67,9 @@ SETTINGS = {
 }
 
 DESCRIPTION = """\
-Data augmentation with a class-conditional GAN (seed 000: 데이터 증강 — "generate new samples to enlarge a training
-set that is too small"). For each seed: draw PER_CLASS labelled images of every class, train a conditional GAN on
-them (dcgan G(z, y) with a projection discriminator, hinge loss, spectral norm, DiffAugment, EMA of G), then train
+Data augmentation with a class-conditional GAN (the BERT text's list: 데이터 증강 — "generate new samples to enlarge a
+training set that is too small"). For each seed: draw PER_CLASS labelled images of every class, train a conditional GAN
+on them (dcgan G(z, y) with a projection discriminator, hinge loss, spectral norm, DiffAugment, EMA of G), then train
 the same small CNN twice — real images only, and real + generated (RATIO generated per real image in each batch,
 labelled with the class G was asked for) — from the same initial weights, with the same random shifts and the same
 number of steps, and measure both on the full test set (10,000 images). Reports mean ± std over the seeds of both

@@ -58,7 +58,7 @@ class Config:
 SETTINGS = {"quick": {"steps": 300, "train_images": 20000, "test_images": 2000}, "full": {}}
 
 DESCRIPTION = """\
-Inpainting (seed 001: 데이터 복원, restoration). Trains a context encoder (Pathak et al. 2016, CVPR): an
+Inpainting (the GAN lecture: 데이터 복원, restoration). Trains a context encoder (Pathak et al. 2016, CVPR): an
 encoder–decoder G that fills masked regions, with masked L2 (0.999) + adversarial (0.001) loss against a DCGAN
 discriminator, and the same G with L2 alone. Holes: a centre square (--mask centre) or random squares (--mask
 random --holes N), --mask-size pixels wide. Measures PSNR on the holes of the test set against mean-fill

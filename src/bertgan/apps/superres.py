@@ -65,7 +65,7 @@ class Config:
 SETTINGS = {"quick": {"steps": 800, "gan_steps": 100, "train_images": 20000, "test_images": 2000}, "full": {}}
 
 DESCRIPTION = """\
-Super-resolution (seed 001: 화질 개선, SRGAN). Trains SRResNet (a residual generator with sub-pixel up-sampling,
+Super-resolution (the GAN lecture: 화질 개선, SRGAN). Trains SRResNet (a residual generator with sub-pixel up-sampling,
 pixel MSE) and then SRGAN (the same generator fine-tuned with content loss + 1e-3 × adversarial loss against a
 convolutional discriminator), Ledig et al. 2017, CVPR. The input is the target down-sampled by --scale (bicubic,
 antialiased); the baseline is bicubic up-sampling. Measures PSNR and SSIM on held-out images (Fashion-MNIST /

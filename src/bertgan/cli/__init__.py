@@ -20,22 +20,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from bertgan.cli import apps, bert, demo, gan, tokenizer
+GROUPS = {
+    "demo": "guided tour on embedded data (no download)",
+    "gan": "train, sample, evaluate and export GANs",
+    "bert": "BERT: pretrain, evaluate, finetune, predict, fill-mask, embed",
+    "tokenizer": "train and use WordPiece tokenizers",
+    "apps": "the texts' GAN applications (text→image, augmentation, anomaly, …)",
+}
+"""The command groups, one module each (bertgan/cli/NAME.py), with the line `bertgan --help` shows."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` the one group a command line names (the others as bare entries): a
+    group's flags import its library (torch), which `bertgan --help` and `--version` need not wait for."""
+    import importlib
 
     parser = _Parser(prog="bertgan", description="BERT and GAN, end to end — library and command line.")
     parser.add_argument("--version", action="version", version=f"bertgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    demo.register(sub)
-    gan.register(sub)
-    bert.register(sub)
-    tokenizer.register(sub)
-    apps.register(sub)
+    for name, summary in GROUPS.items():
+        if only is None or only == name:
+            importlib.import_module(f"bertgan.cli.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(named if named in GROUPS else "")
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

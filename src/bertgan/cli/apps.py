@@ -14,12 +14,12 @@ def _flag_type(field: dataclasses.Field):
 
 def register(sub) -> None:
     from bertgan.apps import APPS, load
-    from bertgan.cli import _Parser
+    from bertgan.cli import GROUPS, _Parser
 
-    apps = sub.add_parser("apps", help="the seeds' GAN applications (text→image, augmentation, anomaly, …)",
-                          description="The applications seeds 000 and 001 list, each trained and measured. "
-                                      "Every command has --quick (≤ 5 CPU-minutes) and defaults to the full "
-                                      "setting.")
+    apps = sub.add_parser("apps", help=GROUPS["apps"],
+                          description="The applications the BERT text and the GAN lecture list, each trained and "
+                                      "measured. Every command has --quick (≤ 5 CPU-minutes) and defaults to the "
+                                      "full setting.")
     asub = apps.add_subparsers(dest="app", metavar="APP", parser_class=_Parser)
     apps.set_defaults(func=lambda a: (apps.print_help(), 2)[1])
     for name, summary in APPS.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 from bertgan.errors import UsageError
 
 _FILL_HELP = """\
-Predict the words hidden behind [MASK] (seed 000's masked language model), top-k per [MASK].
+Predict the words hidden behind [MASK] (the BERT text's masked language model), top-k per [MASK].
 
 A word glued to a [MASK] ('[MASK]에') continues the masked word (encoded as '##에'), as in the word unmasked.
 
@@ -20,10 +20,13 @@ examples:
 
 
 def register(sub) -> None:
-    from bertgan.cli import _Parser
+    from bertgan.cli import GROUPS, _Parser
 
-    bert = sub.add_parser("bert", help="BERT: pretrain, evaluate, finetune, predict, fill-mask, embed",
-                          description="BERT (seed 000): inference with an HF-format model folder.")
+    bert = sub.add_parser("bert", help=GROUPS["bert"],
+                          description="BERT as the BERT text teaches it: pre-train (MLM + NSP), evaluate, "
+                                      "fine-tune (classify, tag, QA), predict, fill-mask and embed — with bertgan's "
+                                      "own runs, the packaged models (bertgan bert list-models) or any HF-format "
+                                      "folder.")
     bsub = bert.add_subparsers(dest="bert_command", metavar="COMMAND", parser_class=_Parser)
     bert.set_defaults(func=lambda a: (bert.print_help(), 2)[1])
 
@@ -41,7 +44,7 @@ def register(sub) -> None:
     f.set_defaults(func=cmd_fill_mask)
 
     t = bsub.add_parser("pretrain", help="MLM + NSP pre-training from a raw corpus",
-                        description="Pre-train BERT with masked LM + next-sentence prediction (seed 000). The run "
+                        description="Pre-train BERT with masked LM + next-sentence prediction (the BERT text). The run "
                                     "folder gets config.json, checkpoint.safetensors, metrics.jsonl, curves.png and "
                                     "final/ (HF format, with the tokenizer). Under 'torchrun --nproc_per_node N' "
                                     "the same command trains with DistributedDataParallel (--batch-size is the "
@@ -80,7 +83,7 @@ def register(sub) -> None:
 
     v = bsub.add_parser("evaluate", help="held-out masked-LM and NSP accuracy of a pre-trained model",
                         description="Score a pre-trained HF-format BERT folder (with its tokenizer) on held-out "
-                                    "corpus files: masked-LM loss, perplexity and accuracy at 15%% masked tokens, "
+                                    "corpus files: masked-LM loss, perplexity and accuracy at 15% masked tokens, "
                                     "NSP accuracy beside the always-the-commoner-label baseline.")
     v.add_argument("--model", required=True, help="HF-format folder with MLM and NSP heads and a tokenizer")
     v.add_argument("--corpus", nargs="+", required=True, help="held-out text files, same layouts as pretrain")

@@ -1,8 +1,8 @@
-"""``bertgan demo``: a guided tour on embedded data only (no download), under 3 minutes on a laptop CPU.
+"""A guided tour on embedded data only (no download), under 3 minutes on a laptop CPU.
 
-GAN part: the seed-001 GAN — G(z; θ) with z ~ N(0, I), D(x; η) judged at 0.5 — trained on scikit-learn's
+GAN part: the GAN lecture's game — G(z; θ) with z ~ N(0, I), D(x; η) judged at 0.5 — trained on scikit-learn's
 embedded 8×8 digits, with a sample grid per epoch, the curves, an interpolation strip and report.html.
-BERT part: seed 000's pre-training — a WordPiece vocabulary and a mini BERT trained with MLM + NSP for about
+BERT part: the BERT text's pre-training — a WordPiece vocabulary and a mini BERT trained with MLM + NSP for about
 1.5 minutes on the English help text that ships inside Python — then fill-mask on a few sentences.
 """
 
@@ -18,7 +18,9 @@ DEFAULT_OUT = "bertgan-demo"
 
 
 def register(sub) -> None:
-    d = sub.add_parser("demo", help="guided tour on embedded data (no download)",
+    from bertgan.cli import GROUPS
+
+    d = sub.add_parser("demo", help=GROUPS["demo"],
                        description=__doc__.split("\n\n", 1)[0] + " Writes a folder of pictures and prints "
                                    "where they are. --quick runs each part for a few steps only.")
     d.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default ./{DEFAULT_OUT})")
@@ -65,7 +67,7 @@ def cmd_demo(args) -> int:
                 raise UsageError(f"{part}: exists and is not an earlier demo run; choose another --out")
             shutil.rmtree(part)  # the demo always starts fresh
 
-    print("── GAN (seed 001) ──────────────────────────────────────────────────────────────")
+    print("── GAN (the GAN lecture) ───────────────────────────────────────────────────────")
     print("G(z; θ) turns noise z ~ N(0, I), d = 100, into 8×8 digits; D(x; η) ∈ (0, 1) says 'real' when ≥ 0.5.")
     print("They play min_θ max_η E[log D(x)] + E[log(1 − D(G(z)))], updated in turn.")
     t0 = time.perf_counter()
@@ -95,7 +97,7 @@ def bert_demo(bert_dir: Path, args) -> None:
     from bertgan.bert.trainer import PretrainConfig, pretrain
     from bertgan.data.text import write_stdlib_corpus
 
-    print("── BERT (seed 000) ─────────────────────────────────────────────────────────────")
+    print("── BERT (the BERT text) ────────────────────────────────────────────────────────")
     print("WordPiece pieces → token + segment + position embeddings → bidirectional encoder (GELU); pre-trained by")
     print("masked LM (15% chosen: 80% [MASK], 10% random, 10% kept) and next-sentence prediction.")
     bert_dir.mkdir(parents=True)

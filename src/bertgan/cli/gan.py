@@ -10,7 +10,7 @@ from pathlib import Path
 from bertgan.errors import UsageError
 
 _TRAIN_HELP = """\
-Train G(z; θ) and D(x; η) by alternating updates of the minimax game (seed 001).
+Train G(z; θ) and D(x; η) by alternating updates of the minimax game (the GAN lecture).
 
 examples:
   bertgan gan train --out runs/digits                                   # embedded 8×8 digits, no download
@@ -23,11 +23,10 @@ curves.png and report.html."""
 
 
 def register(sub) -> None:
-    from bertgan.cli import _Parser
-    from bertgan.gan.config import ARCHS, PRECISIONS, PRESETS, PRIORS
-    from bertgan.gan.losses import LOSSES
+    from bertgan.cli import GROUPS, _Parser
+    from bertgan.gan.config import ARCHS, LOSS_NAMES, PRECISIONS, PRESETS, PRIORS
 
-    gan = sub.add_parser("gan", help="train and sample GANs", description="Generative adversarial networks.")
+    gan = sub.add_parser("gan", help=GROUPS["gan"], description="Generative adversarial networks.")
     gsub = gan.add_subparsers(dest="gan_command", metavar="COMMAND", parser_class=_Parser)
     gan.set_defaults(func=lambda a: (gan.print_help(), 2)[1])
 
@@ -41,7 +40,7 @@ def register(sub) -> None:
     t.add_argument("--preset", choices=None, metavar="{" + ",".join(PRESETS) + "}",
                    help="a published recipe: architecture and hyper-parameters")
     t.add_argument("--arch", metavar="{" + ",".join(ARCHS) + "}", help="architecture (default dcgan)")
-    t.add_argument("--loss", metavar="{" + ",".join(LOSSES) + "}",
+    t.add_argument("--loss", metavar="{" + ",".join(LOSS_NAMES) + "}",
                    help="minimax: V(D,G) exactly; nonsaturating (default): G ascends log D(G(z))")
     t.add_argument("--prior", metavar="{" + ",".join(PRIORS) + "}", help="z ~ N(0, I) (default) or U(-1, 1)")
     t.add_argument("--latent-dim", type=int, help="d, the size of z (default 100)")
@@ -126,7 +125,7 @@ def register(sub) -> None:
     x.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
     x.set_defaults(func=cmd_text2image)
 
-    from bertgan.gan.evaluate import METRICS
+    from bertgan.metrics import GAN_METRICS as METRICS
 
     e = gsub.add_parser("evaluate", help="measure a trained G: FID/KID, precision/recall, modes",
                         description=_EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,7 +140,7 @@ def register(sub) -> None:
     e.add_argument("--dry-run", action="store_true", help="print what would be measured and exit")
     e.set_defaults(func=cmd_evaluate)
 
-    c = gsub.add_parser("collapse-demo", help="seed 001's mode collapse, shown and fixed",
+    c = gsub.add_parser("collapse-demo", help="the GAN lecture's mode collapse, shown and fixed",
                         description=_DEMO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--out", required=True, help="folder for the runs, collapse.png and collapse.json")
     c.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: $BERTGAN_DATA or the cache)")

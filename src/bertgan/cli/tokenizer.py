@@ -1,4 +1,4 @@
-"""``bertgan tokenizer …``: train a WordPiece vocabulary, encode text with one, measure its OOV rate (seed 000)."""
+"""``bertgan tokenizer …``: train a WordPiece vocabulary, encode text with one, measure its OOV rate (the BERT text)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from bertgan.errors import UsageError
 
 _TRAIN_HELP = """\
-Learn a WordPiece vocabulary (seed 000: "Token Embedding은 ... Word Piece 단위로") with the HF tokenizers trainer.
+Learn a WordPiece vocabulary (the BERT text: "Token Embedding은 ... Word Piece 단위로") with the HF tokenizers trainer.
 
 examples:
   bertgan tokenizer train --corpus ../shared/data/konlpy-corpus docs.txt --vocab-size 5000 --out tok/ko
@@ -31,9 +31,9 @@ examples:
 
 def register(sub) -> None:
     from bertgan.bert.tokenizer import TRUNCATIONS
-    from bertgan.cli import _Parser
+    from bertgan.cli import GROUPS, _Parser
 
-    tok = sub.add_parser("tokenizer", help="train and use WordPiece tokenizers",
+    tok = sub.add_parser("tokenizer", help=GROUPS["tokenizer"],
                          description="BERT's WordPiece tokenizer: train, encode, measure OOV.")
     tsub = tok.add_subparsers(dest="tokenizer_command", metavar="COMMAND", parser_class=_Parser)
     tok.set_defaults(func=lambda a: (tok.print_help(), 2)[1])

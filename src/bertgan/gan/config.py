@@ -14,6 +14,8 @@ from bertgan.errors import UsageError
 ARCHS = ("mlp", "dcgan", "cnn", "tf-dcgan", "toy")
 PRIORS = ("normal", "uniform")
 PRECISIONS = ("auto", "fp32", "bf16")
+LOSS_NAMES = ("minimax", "nonsaturating", "least-squares", "hinge", "wasserstein")
+"""The names of ``losses.LOSSES`` (listed here too, so the command line's help needs no torch import)."""
 
 
 @dataclass
