@@ -106,7 +106,7 @@ def test_dry_run(tmp_path, capsys):
 @pytest.mark.parametrize("flags, message", [
     (["--mask-size", "2"], "--mask-size 2: must be between 4 and 20"),
     (["--mask-size", "28"], "--mask-size 28: must be between 4 and 20"),
-    (["--steps", "0"], "--steps 0: must be > 0"),
+    (["--max-steps", "0"], "--max-steps 0: must be > 0"),
     (["--holes", "0", "--mask", "random"], "--holes 0: must be > 0"),
     (["--mask", "ring"], "invalid choice"),
     (["--dataset", "digits"], "invalid choice"),
@@ -124,7 +124,7 @@ def test_a_nan_loss_stops_the_app_with_exit_status_3(tmp_path, monkeypatch, caps
     shared_file("mnist/train-images-idx3-ubyte.gz")
     real = inpaint.masked_l2
     monkeypatch.setattr(inpaint, "masked_l2", lambda *a: real(*a) * float("nan"))
-    assert main(["apps", "inpaint", "--data-dir", str(data_dir), "--steps", "3", "--batch-size", "16", "--width",
+    assert main(["apps", "inpaint", "--data-dir", str(data_dir), "--max-steps", "3", "--batch-size", "16", "--width",
                  "8", "--train-images", "100", "--test-images", "50", "--device", "cpu", "--no-progress",
                  "--out", str(tmp_path / "run")]) == 3
     assert "step 1: the loss became NaN or infinite" in capsys.readouterr().err

@@ -104,7 +104,7 @@ def test_training_is_deterministic_and_variants_share_the_start(data_dir):
 def test_run_end_to_end_on_digits(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["apps", "pix2pix", "--out", str(out), "--no-progress", "--dataset", "digits", "--image-size", "8",
-                 "--steps", "30", "--batch-size", "32", "--width", "8", "--train-images", "600",
+                 "--max-steps", "30", "--batch-size", "32", "--width", "8", "--train-images", "600",
                  "--test-images", "100", "--device", "cpu"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -124,7 +124,7 @@ def test_run_end_to_end_on_digits(tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["--task", "sketch"], "--task sketch: unknown task; choose one of edges, masked"),
     (["--dataset", "stacked-mnist"], "--dataset stacked-mnist: this application needs a labelled image set"),
-    (["--steps", "0"], "--steps 0: must be > 0"),
+    (["--max-steps", "0"], "--max-steps 0: must be > 0"),
     (["--batch-size", "-4"], "--batch-size -4: must be > 0"),
     (["--lam", "0"], "--lam 0.0: must be > 0"),
     (["--image-size", "30"], "--image-size 30: the U-Net halves the image 2 time(s)"),

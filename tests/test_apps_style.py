@@ -89,7 +89,7 @@ def test_training_is_deterministic():
 def test_run_end_to_end_on_digits(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["apps", "style", "--out", str(out), "--no-progress", "--style", "inverted", "--dataset", "digits",
-                 "--image-size", "8", "--steps", "40", "--batch-size", "16", "--width", "8", "--blocks", "1",
+                 "--image-size", "8", "--max-steps", "40", "--batch-size", "16", "--width", "8", "--blocks", "1",
                  "--train-images", "800", "--test-images", "100", "--device", "cpu"])
     assert code == 0
     assert "judge accuracy on F(B)" in capsys.readouterr().out
@@ -107,7 +107,7 @@ def test_run_end_to_end_on_digits(tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["--style", "oil"], "--style oil: unknown style; choose one of thick, inverted, stripes"),
     (["--dataset", "folder:/tmp"], "--dataset folder:/tmp: this application needs a labelled image set"),
-    (["--steps", "-1"], "--steps -1: must be > 0"),
+    (["--max-steps", "-1"], "--max-steps -1: must be > 0"),
     (["--batch-size", "0"], "--batch-size 0: must be > 0"),
     (["--lam", "-10"], "--lam -10.0: must be > 0"),
     (["--identity", "-0.5"], "--identity -0.5: must be ≥ 0"),

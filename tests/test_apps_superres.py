@@ -129,7 +129,7 @@ def test_dry_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, message", [
     (["--scale", "3"], "invalid choice"),
-    (["--steps", "0"], "--steps 0: must be > 0"),
+    (["--mse-steps", "0"], "--mse-steps 0: must be > 0"),
     (["--gan-steps", "-1"], "--gan-steps -1: must be > 0"),
     (["--dataset", "cifar"], "--dataset cifar"),
     (["--dataset", "folder:/nonexistent/photos"], "no such folder"),

@@ -111,8 +111,8 @@ def test_retrieve_is_a_softmax_weighted_mean_of_the_training_vectors():
 def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mnist_judge, shared_file, capsys):
     data_dir = shared_file("mnist/train-images-idx3-ubyte.gz").parent.parent
     run = tmp_path / "t2i"
-    args = ["apps", "text2image", "--bert", tiny_bert, "--dataset", "mnist", "--data-dir", str(data_dir),
-            "--steps", "12", "--batch-size", "16", "--width", "8", "--samples", "4", "--align-epochs", "2",
+    args = ["apps", "text2image", "--model", tiny_bert, "--dataset", "mnist", "--data-dir", str(data_dir),
+            "--max-steps", "12", "--batch-size", "16", "--width", "8", "--per-text", "4", "--align-epochs", "2",
             "--device", "cpu", "--no-progress", "--out", str(run)]
     assert main(args) == 0
     result = json.loads((run / "result.json").read_text())
@@ -141,7 +141,7 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     imgs = generate_from_text(run, ["the digit seven", "숫자 7"], n=3, device="cpu")
     assert imgs.shape == (6, 1, 28, 28) and imgs.dtype == torch.uint8
     assert torch.equal(imgs, generate_from_text(run, ["the digit seven", "숫자 7"], n=3, device="cpu"))
-    # a run written before the fine-tuning existed (no align_epochs in config.json) reads with its frozen --bert
+    # a run written before the fine-tuning existed (no align_epochs in config.json) reads with its frozen --model
     meta = json.loads((again / "config.json").read_text())
     del meta["align_epochs"], meta["tau"]
     (again / "config.json").write_text(json.dumps(meta))
@@ -150,18 +150,19 @@ def test_text2image_end_to_end_and_sampling(tmp_path, tiny_bert, quick_judge, mn
     old = load_run(again, device="cpu")[1]
     assert old.bert == tiny_bert and old.tau == 0.0  # nor the retrieval step: it draws from φ(t) as it did
     png = tmp_path / "grid.png"
-    assert main(["gan", "text2image", "--run", str(run), "a seven", "-n", "4", "--device", "cpu",
+    assert main(["gan", "text2image", "--run", str(run), "a seven", "--per-text", "4", "--device", "cpu",
                  "--out", str(png)]) == 0
     assert png.stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--beta", "1.5"], "--beta 1.5"),
-    (["--steps", "0"], "--steps 0"),
+    (["--max-steps", "0"], "--max-steps 0"),
+    (["--steps", "0"], "--max-steps 0"),  # the old spelling still works, with a notice
     (["--text-noise", "-0.1"], "--text-noise -0.1"),
     (["--align-epochs", "-1"], "--align-epochs -1"),
     (["--tau", "-0.1"], "--tau -0.1"),
-    (["--bert", "/nonexistent/bert"], "--bert /nonexistent/bert: no such folder and no packaged model"),
+    (["--bert", "/nonexistent/bert"], "--model /nonexistent/bert: no such folder and no packaged model"),
     (["--dataset", "digits"], "invalid choice"),
 ])
 def test_text2image_bad_input(tmp_path, argv, message, capsys):

@@ -58,7 +58,7 @@ BAD = [
     (["gan", "train", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found"),
     (["gan", "train", "--dataset", "folder:{tmp}"], "no .png/.jpg/.jpeg images"),
     (["gan", "train", "--arch", "tf-dcgan", "--image-size", "32"], "fixed at 28×28×1"),
-    (["gan", "train", "--precision", "fp16"], "--precision fp16: unknown precision"),
+    (["gan", "train", "--precision", "fp16"], "argument --precision: invalid choice: 'fp16'"),
     (["gan", "train", "--epochs", "many"], "invalid int value"),
     (["gan", "train", "--device", "cuda:7"], "no such CUDA device"),
     (["gan", "sample", "--run", "{tmp}"], "config.json: not found"),

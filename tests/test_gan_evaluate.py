@@ -119,7 +119,7 @@ def test_stacked_mnist_channels_hold_three_labelled_digits(data_dir, shared_file
 
 def test_collapse_demo_cli(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--steps", "5",
+    assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--max-steps", "5",
                  "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "plain" in text and "stabilised" in text and "/25" in text
@@ -130,7 +130,7 @@ def test_collapse_demo_cli(tmp_path, capsys):
     # Run again: the finished runs are reused, not retrained.
     ckpt = out / "grid-25-plain" / "checkpoint.safetensors"
     before = ckpt.stat().st_mtime_ns
-    assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--steps", "5",
+    assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--max-steps", "5",
                  "--no-progress"]) == 0
     assert ckpt.stat().st_mtime_ns == before
 

@@ -94,3 +94,34 @@ def test_every_test_named_in_the_guarantees_exists():
     assert len(named) >= 15
     missing = [f"{f}::{t}" for f, t in named if f"def {t}(" not in (ROOT / "tests" / f).read_text(encoding="utf-8")]
     assert not missing, missing
+
+
+def _readme_commands() -> list[str]:
+    """Every `bertgan …` command of the README's bash blocks after the set-up block (continuations joined, comments
+    and `[optional]` placeholders dropped, `a && b` split)."""
+    out = []
+    for block in _blocks("bash")[1:]:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\[[^\]]*\]", "", line.split(" #")[0]).strip()
+            for part in line.split("&&"):
+                part = part.strip()
+                if part.startswith("bertgan "):
+                    out.append(part)
+    return out
+
+
+def test_every_readme_command_parses():
+    """The README's commands are the CLI's: each one parses with the flags and choices the parser has now."""
+    import shlex
+
+    from bertgan.cli import build_parser
+
+    commands = _readme_commands()
+    assert len(commands) >= 25
+    parser = build_parser()
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        try:
+            parser.parse_args(argv)
+        except SystemExit as e:  # argparse exits on an unknown flag or choice
+            raise AssertionError(f"README command no longer parses: {command}") from e

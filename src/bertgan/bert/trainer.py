@@ -306,14 +306,16 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
 
 @torch.no_grad()
 def evaluate_pairs(model: BertForPreTraining, tok: WordPieceTokenizer, pairs: list[PairInstance], batch_size: int,
-                   mlm_prob: float, seed: int, device: torch.device, precision: str = "fp32", nsp: bool = True
-                   ) -> dict:
+                   mlm_prob: float, seed: int, device: torch.device, precision: str = "fp32", nsp: bool = True,
+                   progress: bool = False) -> dict:
     """Held-out MLM loss, perplexity and accuracy (at the masked positions, token-level masking) and NSP accuracy,
     with a fixed mask."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
     loss_sum, correct, masked, nsp_correct = 0.0, 0, 0, 0
-    for s in range(0, len(pairs), batch_size):
+    from tqdm.auto import tqdm
+
+    for s in tqdm(range(0, len(pairs), batch_size), disable=not progress, desc="evaluate", unit="batch"):
         ids, types, mask, special, labels_nsp, _ = _collate(pairs[s:s + batch_size], tok)
         ids, labels = mask_tokens(ids, special, mask_token_id=tok.mask_token_id, vocab_size=tok.vocab_size,
                                   mlm_probability=mlm_prob, generator=g)
@@ -336,7 +338,8 @@ def evaluate_pairs(model: BertForPreTraining, tok: WordPieceTokenizer, pairs: li
 
 def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_length: int = 128,
                     batch_size: int = 32, mlm_prob: float = 0.15, seed: int = 0, max_pairs: int = 2000,
-                    nsp: bool = True, encoding_errors: str = "strict", device: str = "auto") -> dict:
+                    nsp: bool = True, encoding_errors: str = "strict", device: str = "auto",
+                    progress: bool = False) -> dict:
     """Masked-LM loss/perplexity/accuracy and NSP accuracy of a pre-trained HF-format model folder on held-out
     corpus files: up to ``max_pairs`` pairs of one pass over their documents (no short-sequence sampling)."""
     import tempfile
@@ -359,7 +362,8 @@ def evaluate_corpus(model_dir: str | Path, files: list[str | Path], max_seq_leng
             if stream.epoch > 0:  # one pass only
                 break
             pairs.append(pair)
-    out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device, nsp=nsp)
+    out = evaluate_pairs(model, tok, pairs, batch_size, mlm_prob, seed, next(model.parameters()).device, nsp=nsp,
+                         progress=progress)
     return {**out, "pairs": len(pairs)}
 
 

@@ -20,6 +20,63 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# ------------------------------------------------------------------------------------------------ one grammar
+# The flags every command shares, spelled, typed and explained once (docs/cli.md; tests/test_cli_grammar.py walks
+# every parser and checks each use against these).
+DEVICE_HELP = "auto (default), cpu, cuda, cuda:N or mps"
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_HELP = "auto (default): bf16 where the device has bf16 units, else fp32"
+SEED_HELP = "random seed, a whole number 0…2147483647 (same seed, same run)"
+PROGRESS_HELP = "no progress bar"
+DRY_RUN_HELP = "check the arguments, print what would be done, write nothing"
+MAX_STEPS_HELP = "optimiser steps to train"
+FLAG_HELP = {"max_steps": MAX_STEPS_HELP, "epochs": "passes over the data", "batch_size": "samples per step",
+             "lr": "learning rate", "warmup_steps": "steps of linear warm-up", "dropout": "dropout probability",
+             "max_seq_length": "tokens per sequence", "eval_every": "steps between evaluations",
+             "checkpoint_every": "steps between checkpoints", "grad_accum": "micro-batches per step",
+             "mlm_prob": "share of tokens masked", "warmup_ratio": "share of the steps spent warming up"}
+DATA_DIR_HELP = ("folder holding mnist/ and fashion-mnist/ (default: $BERTGAN_DATA, else downloaded once into "
+                 "~/.cache/bertgan)")
+
+
+def add_device(p) -> None:
+    p.add_argument("--device", help=DEVICE_HELP)
+
+
+def add_precision(p) -> None:
+    p.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+
+
+def add_seed(p, default: int | None = None) -> None:
+    p.add_argument("--seed", type=int, default=default, help=SEED_HELP)
+
+
+def add_progress(p) -> None:
+    p.add_argument("--no-progress", action="store_true", help=PROGRESS_HELP)
+
+
+def add_dry_run(p) -> None:
+    p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
+
+
+class _Renamed(argparse.Action):
+    """An old spelling of a flag, kept working (hidden from --help) with a one-line notice."""
+
+    def __init__(self, option_strings, dest, new: str, **kw):
+        self.new = new
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"bertgan: note: {option_string} is now {self.new}; the old spelling still works for now",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(p, old: str, new: str, dest: str, **kw) -> None:
+    """``old`` as a hidden alias of the flag ``new`` (same ``dest``)."""
+    p.add_argument(old, action=_Renamed, new=new, dest=dest, help=argparse.SUPPRESS, **kw)
+
+
 GROUPS = {
     "demo": "guided tour on embedded data (no download)",
     "gan": "train, sample, evaluate and export GANs",

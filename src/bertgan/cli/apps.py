@@ -12,9 +12,25 @@ def _flag_type(field: dataclasses.Field):
     return field.metadata.get("type") or type(field.default)
 
 
+def _flag(app: str, field: str) -> str:
+    from bertgan.apps import flag_name
+
+    return flag_name(app, field)
+
+
 def register(sub) -> None:
     from bertgan.apps import APPS, load
-    from bertgan.cli import GROUPS, _Parser
+    from bertgan.cli import (
+        DATA_DIR_HELP,
+        DEVICE_HELP,
+        DRY_RUN_HELP,
+        GROUPS,
+        MAX_STEPS_HELP,
+        PROGRESS_HELP,
+        SEED_HELP,
+        _Parser,
+        add_renamed,
+    )
 
     apps = sub.add_parser("apps", help=GROUPS["apps"],
                           description="The applications the BERT text and the GAN lecture list, each trained and "
@@ -28,26 +44,32 @@ def register(sub) -> None:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--out", required=True, help="run folder: config.json, result.json and the PNGs")
         p.add_argument("--quick", action="store_true",
-                       help="the quick setting (≤ 5 CPU-minutes): " + _describe(module.SETTINGS.get("quick", {})))
-        p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ (default: $BERTGAN_DATA, "
-                                          "else download into ~/.cache/bertgan)")
+                       help="the quick setting (≤ 5 CPU-minutes): " + _describe(module.SETTINGS.get("quick", {}), name))
+        p.add_argument("--data-dir", help=DATA_DIR_HELP)
         group = p.add_argument_group("settings (default: the full setting; --dry-run prints them)")
+        shared = {"seed": SEED_HELP, "device": DEVICE_HELP}
         for f in dataclasses.fields(module.Config):
-            flag = "--" + f.name.replace("_", "-")
+            flag, old = _flag(name, f.name), "--" + f.name.replace("_", "-")
             typ = _flag_type(f)
+            text = shared.get(f.name) or f.metadata.get("help")
+            if flag == "--max-steps":
+                text = f"{MAX_STEPS_HELP}: {text}" if text else MAX_STEPS_HELP
             if typ is bool:
-                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                   help=f.metadata.get("help"))
+                group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                   help=text)
             else:
-                group.add_argument(flag, type=typ, default=None, metavar=f.metadata.get("metavar"),
-                                   choices=f.metadata.get("choices"), help=f.metadata.get("help"))
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
-        p.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
+                metavar = f.metadata.get("metavar") or (flag[2:].upper().replace("-", "_") if flag != old else None)
+                group.add_argument(flag, dest=f.name, type=typ, default=None, metavar=metavar,
+                                   choices=f.metadata.get("choices"), help=text)
+            if flag != old:
+                add_renamed(group, old, flag, f.name, type=typ)
+        p.add_argument("--no-progress", action="store_true", help=PROGRESS_HELP)
+        p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
         p.set_defaults(func=cmd_app, app_name=name)
 
 
-def _describe(values: dict) -> str:
-    return ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items()) or "as full"
+def _describe(values: dict, app: str = "") -> str:
+    return ", ".join(f"{_flag(app, k)} {v}" for k, v in values.items()) or "as full"
 
 
 def cmd_app(args) -> int:

@@ -20,7 +20,15 @@ examples:
 
 
 def register(sub) -> None:
-    from bertgan.cli import GROUPS, _Parser
+    from bertgan.cli import (
+        GROUPS,
+        _Parser,
+        add_device,
+        add_dry_run,
+        add_precision,
+        add_progress,
+        add_seed,
+    )
 
     bert = sub.add_parser("bert", help=GROUPS["bert"],
                           description="BERT as the BERT text teaches it: pre-train (MLM + NSP), evaluate, "
@@ -37,13 +45,16 @@ def register(sub) -> None:
     f.add_argument("--whole-word", type=int, default=0, metavar="K",
                    help="each [MASK] is a whole word of up to K WordPiece pieces, decoded jointly (a beam of --top-k, "
                         "left to right) and ranked by joint probability; 0 (default): one piece per [MASK]")
-    f.add_argument("--device", default="auto")
+    add_device(f)
     f.add_argument("--no-truncate", action="store_true", help="error on inputs longer than the model allows")
-    f.add_argument("--dry-run", action="store_true", help="check the arguments, print the plan and exit")
+    add_progress(f)
+    add_dry_run(f)
     f.add_argument("text", nargs="+", help="text(s) containing [MASK]")
     f.set_defaults(func=cmd_fill_mask)
 
     t = bsub.add_parser("pretrain", help="MLM + NSP pre-training from a raw corpus",
+                        usage="%(prog)s --corpus FILE|DIR [...] (--tokenizer NAME|DIR | --vocab-size N) --out DIR "
+                              "[options]\n       %(prog)s --resume --out DIR [--max-steps N]",
                         description="Pre-train BERT with masked LM + next-sentence prediction (the BERT text). The run "
                                     "folder gets config.json, checkpoint.safetensors, metrics.jsonl, curves.png and "
                                     "final/ (HF format, with the tokenizer). Under 'torchrun --nproc_per_node N' "
@@ -54,17 +65,22 @@ def register(sub) -> None:
     t.add_argument("--eval-corpus", nargs="+", metavar="FILE", help="held-out files to evaluate on every "
                    "--eval-every steps (default: 5%% of the --corpus documents are held out instead)")
     src = t.add_mutually_exclusive_group()
-    src.add_argument("--tokenizer", help="a BERT tokenizer folder")
+    src.add_argument("--tokenizer", help="a tokenizer (or model) folder, or a packaged model's name; the run keeps "
+                     "its own copy")
     src.add_argument("--vocab-size", type=int, help="train a WordPiece vocabulary of this size on the corpus first")
     t.add_argument("--preset", help="tiny, mini (default), small, medium, base, large")
     from bertgan.bert.config import PretrainConfig
+    from bertgan.cli import FLAG_HELP
 
     defaults = {f.name: f.default for f in dataclasses.fields(PretrainConfig)}
     for flag, typ in (("--max-seq-length", int), ("--batch-size", int), ("--grad-accum", int), ("--lr", float),
                       ("--warmup-steps", int), ("--max-steps", int), ("--mlm-prob", float), ("--dropout", float),
-                      ("--eval-every", int), ("--checkpoint-every", int), ("--seed", int)):
-        default = defaults[flag[2:].replace("-", "_")]
-        t.add_argument(flag, type=typ, help=f"(default {default if default is not None else 'the preset'})")
+                      ("--eval-every", int), ("--checkpoint-every", int)):
+        name = flag[2:].replace("-", "_")
+        default = defaults[name]
+        t.add_argument(flag, type=typ, help=FLAG_HELP.get(name, "")
+                       + f" (default {default if default is not None else 'the preset'})")
+    add_seed(t)
     t.add_argument("--whole-word-mask", action="store_true", default=None,
                    help="mask whole words: a word's '##' pieces with it; for Korean a word is an eojeol")
     t.add_argument("--no-nsp", dest="nsp", action="store_false", default=None,
@@ -72,13 +88,13 @@ def register(sub) -> None:
     t.add_argument("--encoding-errors", choices=("strict", "replace"),
                    help="strict (default): a byte that is not UTF-8 stops with its file, line and byte offset; "
                         "replace: read it as U+FFFD and go on")
-    t.add_argument("--precision", help="auto (default), fp32 or bf16")
-    t.add_argument("--device", default="auto")
+    add_precision(t)
+    add_device(t)
     t.add_argument("--out", required=True)
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped "
                    "(--max-steps may be raised; other settings come from its config.json)")
-    t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    add_progress(t)
+    add_dry_run(t)
     t.set_defaults(func=cmd_pretrain)
 
     v = bsub.add_parser("evaluate", help="held-out masked-LM and NSP accuracy of a pre-trained model",
@@ -91,8 +107,10 @@ def register(sub) -> None:
     v.add_argument("--max-pairs", type=int, default=2000)
     v.add_argument("--no-nsp", dest="nsp", action="store_false", help="score the masked LM only")
     v.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict")
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--device", default="auto")
+    add_seed(v, 0)
+    add_device(v)
+    add_progress(v)
+    add_dry_run(v)
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_evaluate)
 
@@ -110,13 +128,15 @@ def register(sub) -> None:
     e = bsub.add_parser("embed", help="sentence vectors into a .npy file",
                         description="Sentence vectors: the final [CLS] state or the mean over tokens.")
     e.add_argument("--model", required=True, help="HF-format BERT folder with a tokenizer")
-    e.add_argument("--pooling", default="cls", help="cls (default) or mean")
+    e.add_argument("--pooling", choices=("cls", "mean"), default="cls", help="cls (default): the final [CLS] "
+                   "state; mean: the mean over the tokens")
     e.add_argument("--input", help="a UTF-8 text file, one text per line (instead of TEXT arguments)")
     e.add_argument("--out", help="write an (N, hidden) float32 .npy here (default: print a summary)")
-    e.add_argument("--batch-size", type=int, default=32)
-    e.add_argument("--device", default="auto")
+    e.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    add_device(e)
+    add_progress(e)
     e.add_argument("--no-truncate", action="store_true")
-    e.add_argument("--dry-run", action="store_true")
+    add_dry_run(e)
     e.add_argument("text", nargs="*")
     e.set_defaults(func=cmd_embed)
 
@@ -135,7 +155,7 @@ _FINETUNE_HELP = {
 
 def _register_finetune(bsub) -> None:
     from bertgan.bert.config import FinetuneConfig
-    from bertgan.cli import _Parser
+    from bertgan.cli import FLAG_HELP, _Parser, add_device, add_dry_run, add_precision, add_progress, add_seed
 
     ft = bsub.add_parser("finetune", help="fine-tune a pre-trained BERT: classify, tag, qa",
                          description="Seed 000's fine-tuning recipes on any HF-format BERT folder (ours, one "
@@ -145,10 +165,14 @@ def _register_finetune(bsub) -> None:
     ft.set_defaults(func=lambda a: (ft.print_help(), 2)[1])
     d = {f.name: f.default for f in dataclasses.fields(FinetuneConfig)}
     for task, (what, example) in _FINETUNE_HELP.items():
+        dev = "[--dev FILE]" if task == "qa" else "--dev FILE"
         p = fsub.add_parser(task, help=what, description=f"{what}\n\nexample:\n  {example}",
+                            usage=f"%(prog)s --model NAME|DIR --train FILE {dev} --out DIR [options]\n"
+                                  "       %(prog)s --resume --out DIR [--max-steps N]",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--model", help="HF-format BERT folder with its tokenizer")
-        p.add_argument("--train", help="training file")
+        p.add_argument("--model", help="a packaged model's name or an HF-format BERT folder with its tokenizer "
+                                       "(required, unless --resume)")
+        p.add_argument("--train", help="training file (required, unless --resume)")
         p.add_argument("--dev", help="evaluation file" + (" (optional)" if task == "qa" else ""))
         if task == "classify":
             p.add_argument("--text-col", help=f"(default {d['text_col']})")
@@ -163,17 +187,18 @@ def _register_finetune(bsub) -> None:
                            help="EM/F1 as SQuAD v1.1's script (word F1) or KorQuAD 1.0's (character F1); auto "
                                 "(default): korquad when the contexts are Korean")
         for flag, typ in (("max_seq_length", int), ("batch_size", int), ("epochs", int), ("max_steps", int),
-                          ("lr", float), ("warmup_ratio", float), ("dropout", float), ("eval_every", int),
-                          ("seed", int)):
+                          ("lr", float), ("warmup_ratio", float), ("dropout", float), ("eval_every", int)):
             p.add_argument("--" + flag.replace("_", "-"), type=typ,
-                           help=f"(default {d[flag] if d[flag] is not None else 'none'})")
-        p.add_argument("--precision", help="auto (default), fp32 or bf16")
-        p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+                           help=FLAG_HELP.get(flag, "") + (" (overrides --epochs)" if flag == "max_steps" else "")
+                           + f" (default {d[flag] if d[flag] is not None else 'none'})")
+        add_seed(p)
+        add_precision(p)
+        add_device(p)
         p.add_argument("--out", required=True)
         p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped "
                        "(--max-steps may be raised to train longer; other settings come from its config.json)")
-        p.add_argument("--no-progress", action="store_true")
-        p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+        add_progress(p)
+        add_dry_run(p)
         p.set_defaults(func=cmd_finetune)
 
 
@@ -249,8 +274,11 @@ def cmd_fill_mask(args) -> int:
         print(f"would fill {sum(t.count('[MASK]') for t in args.text)} [MASK] token(s) with {args.model}, "
               f"top {args.top_k}")
         return 0
+    from tqdm.auto import tqdm
+
     pipe = FillMaskPipeline(args.model, device=args.device, truncate=not args.no_truncate)
-    for text, masks in zip(args.text, pipe(args.text, top_k=args.top_k, whole_word=args.whole_word)):
+    for text in tqdm(args.text, disable=args.no_progress or len(args.text) < 2, desc="fill-mask", unit="text"):
+        masks = pipe(text, top_k=args.top_k, whole_word=args.whole_word)
         print(text)
         for j, preds in enumerate(masks, 1):
             shown = (f"{p['word']} {p['score']:.3f}" if args.whole_word else f"{p['token']} {p['score']:.3f}"
@@ -298,7 +326,7 @@ def cmd_embed(args) -> int:
         ensure_writable_dir(Path(args.out).parent if str(Path(args.out).parent) else ".", "--out")
     pipe = FeatureExtractionPipeline(args.model, device=args.device, truncate=not args.no_truncate,
                                      pooling=args.pooling)
-    vectors = pipe(texts, batch_size=args.batch_size).numpy().astype(np.float32)
+    vectors = pipe(texts, batch_size=args.batch_size, progress=not args.no_progress).numpy().astype(np.float32)
     if args.out:
         with atomic_path(args.out) as tmp:
             with open(tmp, "wb") as f:
@@ -317,8 +345,13 @@ def cmd_evaluate(args) -> int:
 
     if args.max_pairs <= 0 or args.max_seq_length < 8:
         raise UsageError("--max-pairs must be positive and --max-seq-length at least 8")
+    if args.dry_run:
+        print(f"would score the masked LM{' and NSP' if args.nsp else ''} of {args.model} on up to "
+              f"{args.max_pairs} pairs of {len(args.corpus)} corpus file(s), {args.max_seq_length} tokens each")
+        return 0
     m = evaluate_corpus(args.model, args.corpus, max_seq_length=args.max_seq_length, max_pairs=args.max_pairs,
-                        nsp=args.nsp, encoding_errors=args.encoding_errors, seed=args.seed, device=args.device)
+                        nsp=args.nsp, encoding_errors=args.encoding_errors, seed=args.seed,
+                        device=args.device or "auto", progress=not args.no_progress)
     if args.json:
         print(json.dumps(m))
         return 0
@@ -346,7 +379,7 @@ def cmd_pretrain(args) -> int:
     if args.resume:
         cfg = load_config(args.out)
         _check_resume_flags(args, cfg, given)
-        cfg = dataclasses.replace(cfg, device=args.device,
+        cfg = dataclasses.replace(cfg, device=args.device or cfg.device,
                                   **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
     else:
         if not args.corpus:
@@ -361,7 +394,7 @@ def cmd_pretrain(args) -> int:
         # that is copied or moved resumes with its own vocabulary, not with whatever lies at the old path.
         cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
                              eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,
-                             tokenizer=TOKENIZER_DIR, vocab_size=args.vocab_size, device=args.device,
+                             tokenizer=TOKENIZER_DIR, vocab_size=args.vocab_size, device=args.device or "auto",
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
@@ -374,7 +407,7 @@ def cmd_pretrain(args) -> int:
 
         target = Path(args.out) / TOKENIZER_DIR
         if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process writes the vocabulary
-            tok = (WordPieceTokenizer.from_dir(args.tokenizer) if args.tokenizer else
+            tok = (WordPieceTokenizer.from_dir(_tokenizer_path(args.tokenizer)) if args.tokenizer else
                    WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors))
             tok.save(target)
         else:
@@ -400,6 +433,13 @@ def _resolved(cfg) -> dict:
             "threads": torch.get_num_threads() if device.type == "cpu" else None}
 
 
+def _tokenizer_path(name: str) -> Path:
+    """A tokenizer (or model) folder, or the folder of a packaged model of that name."""
+    from bertgan.bert.hub import model_path
+
+    return Path(name) if Path(name).is_dir() else model_path(name, "--tokenizer")
+
+
 def _corpus(files: list[str], flag: str) -> list[str]:
     """Absolute paths of the corpus files (folders expanded), so config.json works from any directory."""
     from bertgan.data.text import corpus_files
@@ -420,7 +460,7 @@ def _check_resume_flags(args, cfg, given: dict) -> None:
         from bertgan.bert.trainer import tokenizer_dir
 
         own = tokenizer_dir(args.out, cfg)
-        if vocab_fingerprint(WordPieceTokenizer.from_dir(args.tokenizer)) != vocab_fingerprint(
+        if vocab_fingerprint(WordPieceTokenizer.from_dir(_tokenizer_path(args.tokenizer))) != vocab_fingerprint(
                 WordPieceTokenizer.from_dir(own)):
             raise UsageError(f"--resume: --tokenizer {args.tokenizer} is not the run's vocabulary ({own}); drop "
                              "--tokenizer to continue, or start a new run with another --out")

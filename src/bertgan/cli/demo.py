@@ -18,28 +18,28 @@ DEFAULT_OUT = "bertgan-demo"
 
 
 def register(sub) -> None:
-    from bertgan.cli import GROUPS
+    from bertgan.cli import GROUPS, add_device, add_dry_run, add_precision, add_progress, add_seed
 
     d = sub.add_parser("demo", help=GROUPS["demo"],
                        description=__doc__.split("\n\n", 1)[0] + " Writes a folder of pictures and prints "
                                    "where they are. --quick runs each part for a few steps only.")
     d.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default ./{DEFAULT_OUT})")
     d.add_argument("--quick", action="store_true", help="a few steps of each part (seconds): a smoke test")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--device", default="auto")
-    d.add_argument("--no-progress", action="store_true")
-    d.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    add_seed(d, 0)
+    add_device(d)
+    add_precision(d)
+    add_progress(d)
+    add_dry_run(d)
     d.set_defaults(func=cmd_demo)
 
 
-def gan_demo_config(quick: bool, seed: int, device: str):
+def gan_demo_config(quick: bool, seed: int, device: str | None, precision: str | None = None):
     from bertgan.gan.config import resolve
 
-    # A fully connected GAN (Goodfellow et al. 2014) on the 8×8 digits: small enough to learn recognisable
+    # The digits preset: a fully connected GAN (Goodfellow et al. 2014) small enough to learn recognisable 8×8
     # digits in well under a minute on two CPU cores.
-    return resolve("mlp", dataset="digits", width=16, batch_size=64, epochs=2 if quick else 150,
-                   max_steps=6 if quick else None, log_every=2 if quick else 20, seed=seed, device=device,
-                   precision="fp32", lr_g=1e-3, lr_d=1e-3)
+    return resolve("digits", epochs=2 if quick else None, max_steps=6 if quick else None,
+                   log_every=2 if quick else 20, seed=seed, device=device or "auto", precision=precision or "auto")
 
 
 def cmd_demo(args) -> int:
@@ -49,7 +49,7 @@ def cmd_demo(args) -> int:
     from bertgan.io import ensure_writable_dir
 
     out = Path(args.out)
-    cfg = gan_demo_config(args.quick, args.seed, args.device)
+    cfg = gan_demo_config(args.quick, args.seed, args.device, args.precision)
     if args.dry_run:
         print(f"demo plan (writes into {out}/):")
         print(f"  1. GAN  — {cfg.arch} G and D on the embedded 8×8 digits, {cfg.loss} loss, "
@@ -107,7 +107,8 @@ def bert_demo(bert_dir: Path, args) -> None:
     cfg = PretrainConfig(corpus=[str(corpus)], tokenizer=str(bert_dir / "tokenizer"), preset="mini",
                          max_seq_length=64, batch_size=32, lr=5e-4, warmup_steps=max(1, steps // 10),
                          max_steps=steps, eval_every=max(1, steps // 4), checkpoint_every=steps,
-                         log_every=max(1, steps // 20), seed=args.seed, device=args.device, precision="fp32")
+                         log_every=max(1, steps // 20), seed=args.seed, device=args.device or "auto",
+                         precision=args.precision or "auto")
     t0 = time.perf_counter()
     result = pretrain(cfg, bert_dir / "run", progress=not args.no_progress)
     m = result["metrics"]

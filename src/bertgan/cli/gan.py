@@ -13,7 +13,7 @@ _TRAIN_HELP = """\
 Train G(z; θ) and D(x; η) by alternating updates of the minimax game (the GAN lecture).
 
 examples:
-  bertgan gan train --out runs/digits                                   # embedded 8×8 digits, no download
+  bertgan gan train --preset digits --out runs/digits                   # embedded 8×8 digits, no download
   bertgan gan train --preset tf-dcgan --dataset mnist --data-dir ../shared/data --epochs 5 --out runs/mnist
   bertgan gan train --resume --out runs/mnist --epochs 10               # continue (also after Ctrl-C)
 
@@ -23,8 +23,19 @@ curves.png and report.html."""
 
 
 def register(sub) -> None:
-    from bertgan.cli import GROUPS, _Parser
-    from bertgan.gan.config import ARCHS, LOSS_NAMES, PRECISIONS, PRESETS, PRIORS
+    from bertgan.cli import (
+        DATA_DIR_HELP,
+        GROUPS,
+        MAX_STEPS_HELP,
+        _Parser,
+        add_device,
+        add_dry_run,
+        add_precision,
+        add_progress,
+        add_renamed,
+        add_seed,
+    )
+    from bertgan.gan.config import ARCHS, LOSS_NAMES, PRESETS, PRIORS
 
     gan = sub.add_parser("gan", help=GROUPS["gan"], description="Generative adversarial networks.")
     gsub = gan.add_subparsers(dest="gan_command", metavar="COMMAND", parser_class=_Parser)
@@ -35,8 +46,7 @@ def register(sub) -> None:
     t.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     t.add_argument("--dataset", help="digits (default, embedded), mnist, fashion-mnist, stacked-mnist, ring-8, "
                                      "grid-25 (2-D, --preset toy), or folder:PATH")
-    t.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX .gz files "
-                                      "(default: $BERTGAN_DATA, else download into ~/.cache/bertgan)")
+    t.add_argument("--data-dir", help=DATA_DIR_HELP)
     t.add_argument("--preset", choices=None, metavar="{" + ",".join(PRESETS) + "}",
                    help="a published recipe: architecture and hyper-parameters")
     t.add_argument("--arch", metavar="{" + ",".join(ARCHS) + "}", help="architecture (default dcgan)")
@@ -60,21 +70,21 @@ def register(sub) -> None:
     st.add_argument("--conditional", action="store_true", default=None,
                     help="class-conditional G and projection D (labelled datasets)")
     t.add_argument("--epochs", type=int, help="passes over the data")
-    t.add_argument("--max-steps", type=int, help="stop after this many D updates (overrides --epochs)")
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--max-steps", type=int, help=MAX_STEPS_HELP + " (overrides --epochs); a step is one D update")
+    t.add_argument("--batch-size", type=int, help="samples per step")
+    t.add_argument("--lr", type=float, help="the Adam learning rate of both nets (--lr-g / --lr-d set one)")
     t.add_argument("--lr-g", type=float, help="G's Adam learning rate")
     t.add_argument("--lr-d", type=float, help="D's Adam learning rate")
     t.add_argument("--lr-decay", action="store_true", default=None,
                    help="both learning rates fall linearly to 0 over the run")
-    t.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
-    t.add_argument("--precision", metavar="{" + ",".join(PRECISIONS) + "}",
-                   help="auto (default): bf16 where the device has bf16 units, else fp32")
-    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    add_seed(t)
+    add_precision(t)
+    add_device(t)
     t.add_argument("--log-every", type=int, help="steps between metrics.jsonl rows (default 10)")
     t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 500; also each epoch)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    add_progress(t)
+    add_dry_run(t)
     t.set_defaults(func=cmd_train)
 
     s = gsub.add_parser("sample", help="draw samples from a trained G",
@@ -86,14 +96,15 @@ def register(sub) -> None:
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="run folder written by 'bertgan gan train' (or 'bertgan gan export')")
     source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with bertgan, e.g. mnist")
-    s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("-n", type=int, default=64, help="samples in all (default 64)")
     s.add_argument("--out", required=True, help="a .png grid, or a .npy file: float32 (N, C, H, W) in [-1, 1] "
                                                 "(2-D sets: (N, 2)), G's raw output for your own metrics")
-    s.add_argument("--seed", type=int, default=0, help="seed for z (default 0)")
+    add_seed(s, 0)
     s.add_argument("--interpolate", action="store_true",
                    help="rows of 10 images walking from one z to another (n // 10 rows)")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
+    add_device(s)
+    add_progress(s)
+    add_dry_run(s)
     s.set_defaults(func=cmd_sample)
 
     ls = gsub.add_parser("list-pretrained", help="the generators that ship with bertgan",
@@ -107,7 +118,7 @@ def register(sub) -> None:
                                      "like the run itself.")
     ex.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
     ex.add_argument("--out", required=True, help="folder to create")
-    ex.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16")
+    ex.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16", help="weights' type (default fp16)")
     ex.set_defaults(func=cmd_export)
 
     x = gsub.add_parser("text2image", help="draw images from sentences with a text2image run's G",
@@ -118,11 +129,13 @@ def register(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("texts", nargs="+", metavar="TEXT", help="descriptions, English or Korean")
     x.add_argument("--run", required=True, help="run folder written by 'bertgan apps text2image'")
-    x.add_argument("-n", type=int, default=16, help="images per description (default 16)")
+    x.add_argument("--per-text", type=int, default=16, metavar="K", help="images per description (default 16)")
+    add_renamed(x, "-n", "--per-text", "per_text", type=int)
     x.add_argument("--out", required=True, help="PNG file to write")
-    x.add_argument("--seed", type=int, default=0, help="seed for z (default 0)")
-    x.add_argument("--device", default="auto")
-    x.add_argument("--dry-run", action="store_true", help="print what would be drawn and exit")
+    add_seed(x, 0)
+    add_device(x)
+    add_progress(x)
+    add_dry_run(x)
     x.set_defaults(func=cmd_text2image)
 
     from bertgan.metrics import GAN_METRICS as METRICS
@@ -131,25 +144,27 @@ def register(sub) -> None:
                         description=_EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
     e.add_argument("--metrics", help=f"comma-separated, from {','.join(METRICS)} (default: by dataset, see above)")
-    e.add_argument("-n", type=int, help="generated samples (default 10000; 2500 for the 2-D sets, 26000 for "
+    e.add_argument("-n", type=int, help="samples in all (default 10000; 2500 for the 2-D sets, 26000 for "
                                         "stacked-mnist); real reference sets of the same size")
-    e.add_argument("--data-dir", help="folder holding the real data (default: the run's)")
-    e.add_argument("--seed", type=int, default=0, help="seed for z and the real subsets (default 0)")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--no-progress", action="store_true")
-    e.add_argument("--dry-run", action="store_true", help="print what would be measured and exit")
+    e.add_argument("--data-dir", help=DATA_DIR_HELP)
+    add_seed(e, 0)
+    add_device(e)
+    add_progress(e)
+    add_dry_run(e)
     e.set_defaults(func=cmd_evaluate)
 
     c = gsub.add_parser("collapse-demo", help="the GAN lecture's mode collapse, shown and fixed",
                         description=_DEMO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--out", required=True, help="folder for the runs, collapse.png and collapse.json")
-    c.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: $BERTGAN_DATA or the cache)")
+    c.add_argument("--data-dir", help=DATA_DIR_HELP)
     c.add_argument("--datasets", default="grid-25,fashion-mnist",
                    help="comma-separated (default grid-25,fashion-mnist)")
-    c.add_argument("--steps", type=int, help="training steps per run (default: 6000 on grid-25, 4000 on images)")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--no-progress", action="store_true")
-    c.add_argument("--dry-run", action="store_true", help="print the two recipes and exit")
+    c.add_argument("--max-steps", type=int, help=MAX_STEPS_HELP + " of each run (default: 6000 on grid-25, "
+                                                                 "4000 on images)")
+    add_renamed(c, "--steps", "--max-steps", "max_steps", type=int)
+    add_seed(c, 0)
+    add_progress(c)
+    add_dry_run(c)
     c.set_defaults(func=cmd_collapse_demo)
 
 
@@ -183,7 +198,7 @@ images (4000 steps of 64, ~4 epochs of Fashion-MNIST; a few CPU-minutes each).
 
 examples:
   bertgan gan collapse-demo --out runs/collapse --data-dir ../shared/data
-  bertgan gan collapse-demo --out runs/grid --datasets grid-25 --steps 3000"""
+  bertgan gan collapse-demo --out runs/grid --datasets grid-25 --max-steps 3000"""
 
 _OVERRIDES = ("dataset", "data_dir", "arch", "loss", "prior", "latent_dim", "width", "image_size", "channels",
               "d_steps", "epochs", "max_steps", "batch_size", "lr_g", "lr_d", "seed", "precision", "device",
@@ -197,6 +212,8 @@ def cmd_train(args) -> int:
     from bertgan.gan.trainer import load_run_config, train
 
     given = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
+    if args.lr is not None:  # both nets, unless one is given on its own
+        given = {"lr_g": args.lr, "lr_d": args.lr, **given}
     if args.resume:
         saved = load_run_config(args.out)
         check_resume_flags(saved, given, args.preset, Path(args.out) / "config.json")
@@ -287,10 +304,11 @@ def cmd_sample(args) -> int:
         print(f"would draw {args.n} {what} (seed {args.seed}) from the {cfg.arch} G of {source} into {out}")
         return 0
     ensure_writable_dir(out.parent if str(out.parent) else ".", "--out")
-    device = pick_device(args.device)
+    device = pick_device(args.device or "auto")
     G, cfg = load_generator(source, device)
     raw = out.suffix.lower() == ".npy"
-    images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate, raw=raw)
+    images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate, raw=raw,
+                            progress=not args.no_progress and args.n > 1000)
     if raw:
         import numpy as np
 
@@ -349,12 +367,13 @@ def cmd_text2image(args) -> int:
         raise UsageError(f"--out {out}: must be a .png file")
     if args.dry_run:
         _, cfg = load_run(args.run, "cpu")
-        print(f"would draw {args.n} images for each of {len(args.texts)} description(s) from {args.run} "
+        print(f"would draw {args.per_text} images for each of {len(args.texts)} description(s) from {args.run} "
               f"(BERT {cfg.bert}, {cfg.pooling} pooling) into {out}")
         return 0
     ensure_writable_dir(out.parent if str(out.parent) else ".", "--out")
-    images = generate_from_text(args.run, args.texts, args.n, args.seed, args.device)
-    print(save_grid(out, images, args.n))
+    images = generate_from_text(args.run, args.texts, args.per_text, args.seed, args.device or "auto",
+                                progress=not args.no_progress)
+    print(save_grid(out, images, args.per_text))
     return 0
 
 
@@ -370,7 +389,7 @@ def cmd_evaluate(args) -> int:
         return 0
     from bertgan.gan.evaluate import evaluate_run
 
-    result = evaluate_run(args.run, args.metrics, args.n, args.data_dir, args.device, args.seed,
+    result = evaluate_run(args.run, args.metrics, args.n, args.data_dir, args.device or "auto", args.seed,
                           progress=not args.no_progress)
     print(format_eval(result))
     print(f"written: {Path(args.run) / 'eval.json'}")
@@ -416,6 +435,6 @@ def cmd_collapse_demo(args) -> int:
             print(f"{name}: {recipe}")
         print(f"datasets: {', '.join(datasets)}; out: {args.out}")
         return 0
-    collapse_demo(args.out, datasets, data_dir=args.data_dir, steps=args.steps, seed=args.seed,
+    collapse_demo(args.out, datasets, data_dir=args.data_dir, steps=args.max_steps, seed=args.seed,
                   progress=not args.no_progress)
     return 0

@@ -15,14 +15,20 @@ from pathlib import Path
 
 from bertgan.errors import UsageError
 
-_EXAMPLES = """\
-examples:
-  bertgan bert predict classify --model runs/nsmc/final "정말 재미있는 영화였다"
-  bertgan bert predict classify --model runs/mnli/final --input premises.txt --pair-input hypotheses.txt --json
-  bertgan bert predict tag --model runs/ner/final --aggregate "나는 서울에 사는 김철수다."
-  bertgan bert predict qa --model runs/squad/final --question "Who wrote it?" --context "It was written by Ann."
-  bertgan bert predict qa --model runs/korquad/final --input questions.jsonl --json
-"""
+_TASK_EXAMPLES = {
+    "classify": ['bertgan bert predict classify --model runs/nsmc/best "정말 재미있는 영화였다"',
+                 "bertgan bert predict classify --model runs/mnli/best --input premises.txt --pair-input "
+                 "hypotheses.txt --json"],
+    "tag": ['bertgan bert predict tag --model runs/ner/best --aggregate "나는 서울에 사는 김철수다."'],
+    "qa": ['bertgan bert predict qa --model runs/squad/best --question "Who wrote it?" --context "It was written '
+           'by Ann."', "bertgan bert predict qa --model runs/korquad/best --input questions.jsonl --json"],
+}
+"""Each task's examples; RUN/best is the folder `bertgan bert finetune` keeps."""
+_EXAMPLES = "examples:\n" + "".join(f"  {e}\n" for task in _TASK_EXAMPLES.values() for e in task)
+
+
+def _examples(task: str) -> str:
+    return "\n\nexamples:\n" + "".join(f"  {e}\n" for e in _TASK_EXAMPLES[task])
 
 
 def register(bsub) -> None:
@@ -37,7 +43,8 @@ def register(bsub) -> None:
 
     c = psub.add_parser("classify", help="a label per text (or text pair)",
                         description="A label per text (or text pair) from a BertForSequenceClassification folder: "
-                                    "the softmax over config.json's id2label.")
+                                    "the softmax over config.json's id2label." + _examples("classify"),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(c, "BertForSequenceClassification")
     c.add_argument("text", nargs="*", help="text(s) to classify (or --input FILE)")
     c.add_argument("--input", help="UTF-8 file, one text a line (blank lines skipped)")
@@ -48,7 +55,8 @@ def register(bsub) -> None:
     t = psub.add_parser("tag", help="a tag per word (NER, POS), or the entities of BIO tags",
                         description="A tag per whitespace-separated word from a BertForTokenClassification folder "
                                     "(read at the word's first WordPiece); --aggregate joins IOB2/BIO tags into "
-                                    "entities. Long texts are read in overlapping windows.")
+                                    "entities. Long texts are read in overlapping windows." + _examples("tag"),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(t, "BertForTokenClassification")
     t.add_argument("text", nargs="*", help="text(s) to tag (or --input FILE)")
     t.add_argument("--input", help="UTF-8 file, one text a line (blank lines skipped)")
@@ -57,7 +65,9 @@ def register(bsub) -> None:
 
     q = psub.add_parser("qa", help="the answer span of a question in a context",
                         description="Extractive question answering (SQuAD) with a BertForQuestionAnswering folder: "
-                                    "the answer is cut from the context by character offsets.")
+                                    "the answer is cut from the context by character offsets, spans ranked as the "
+                                    "fine-tuning evaluation ranks them." + _examples("qa"),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(q, "BertForQuestionAnswering")
     q.add_argument("--question", help="the question (with --context)")
     q.add_argument("--context", help="the text that holds the answer (with --question)")
@@ -74,9 +84,11 @@ def register(bsub) -> None:
 def _common(p: argparse.ArgumentParser, cls: str) -> None:
     p.add_argument("--model", required=True, help=f"fine-tuned {cls} folder (HF format, with its tokenizer)")
     p.add_argument("--json", action="store_true", help="one JSON object a line, one per input")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dry-run", action="store_true", help="check the arguments and inputs, print the plan and exit")
+    from bertgan.cli import add_device, add_dry_run
+
+    p.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    add_device(p)
+    add_dry_run(p)
 
 
 # ----------------------------------------------------------------------------------------------------- inputs

@@ -31,7 +31,7 @@ examples:
 
 def register(sub) -> None:
     from bertgan.bert.tokenizer import TRUNCATIONS
-    from bertgan.cli import GROUPS, _Parser
+    from bertgan.cli import GROUPS, _Parser, add_dry_run
 
     tok = sub.add_parser("tokenizer", help=GROUPS["tokenizer"],
                          description="BERT's WordPiece tokenizer: train, encode, measure OOV.")
@@ -56,26 +56,28 @@ def register(sub) -> None:
     t.add_argument("--out", required=True, help="folder to write the tokenizer into")
     t.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out, replacing its tokenizer files (refused otherwise)")
-    t.add_argument("--dry-run", action="store_true", help="check the corpus, print what would be done, write nothing")
+    add_dry_run(t)
     t.set_defaults(func=cmd_train)
 
     e = tsub.add_parser("encode", help="show the tokens and ids of a text (or a text pair)",
                         description="Encode TEXT as BERT input: [CLS] TEXT [SEP] (PAIR [SEP]).")
-    e.add_argument("--tokenizer", required=True, metavar="DIR", help="tokenizer folder")
+    e.add_argument("--tokenizer", required=True, metavar="DIR", help=TOKENIZER_HELP)
     e.add_argument("text", metavar="TEXT")
     e.add_argument("--pair", metavar="TEXT", help="second segment (token_type_id 1)")
     e.add_argument("--max-length", type=int, help="cut to this many tokens, special tokens included")
     e.add_argument("--truncation", default="longest_first", choices=TRUNCATIONS,
                    help="which text to cut when over --max-length (default longest_first)")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_dry_run(e)
     e.set_defaults(func=cmd_encode)
 
     o = tsub.add_parser("oov", help="[UNK] rate of WordPiece vs a word-level vocabulary of the same size",
                         description=_OOV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    o.add_argument("--tokenizer", required=True, metavar="DIR", help="tokenizer folder")
+    o.add_argument("--tokenizer", required=True, metavar="DIR", help=TOKENIZER_HELP)
     o.add_argument("--text", required=True, metavar="FILE", help="held-out UTF-8 text")
     o.add_argument("--corpus", nargs="+", metavar="FILE",
                    help="build the word-level vocabulary from these files (default: DIR/word_vocab.txt)")
+    add_dry_run(o)
     o.set_defaults(func=cmd_oov)
 
 
@@ -123,10 +125,24 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_encode(args) -> int:
+TOKENIZER_HELP = "tokenizer folder (or any model folder), or a packaged model's name (bertgan bert list-models)"
+
+
+def _tokenizer(name: str):
+    """A tokenizer folder, or the folder of a packaged model named ``name``."""
+    from pathlib import Path
+
+    from bertgan.bert.hub import model_path
     from bertgan.bert.tokenizer import WordPieceTokenizer
 
-    tok = WordPieceTokenizer.from_dir(args.tokenizer)
+    return WordPieceTokenizer.from_dir(name if Path(name).is_dir() else model_path(name, "--tokenizer"))
+
+
+def cmd_encode(args) -> int:
+    tok = _tokenizer(args.tokenizer)
+    if args.dry_run:
+        print(f"would encode 1 text{' pair' if args.pair else ''} with {args.tokenizer} ({tok.vocab_size} entries)")
+        return 0
     enc = tok.encode(args.text, args.pair, max_length=args.max_length, truncation=args.truncation)
     if args.json:
         print(json.dumps({"tokens": enc.tokens, "ids": enc.ids, "token_type_ids": enc.token_type_ids,
@@ -142,10 +158,14 @@ def cmd_encode(args) -> int:
 
 
 def cmd_oov(args) -> int:
-    from bertgan.bert.tokenizer import WordPieceTokenizer, build_word_vocab, measure_oov, read_lines
+    from bertgan.bert.tokenizer import build_word_vocab, measure_oov, read_lines
 
-    tok = WordPieceTokenizer.from_dir(args.tokenizer)
+    tok = _tokenizer(args.tokenizer)
     lines = read_lines(args.text)
+    if args.dry_run:
+        print(f"would measure the [UNK] rate of {args.tokenizer} ({tok.vocab_size} entries) on {len(lines)} line(s)"
+              f" of {args.text}")
+        return 0
     word_vocab = None
     source = f"{Path(args.tokenizer) / 'word_vocab.txt'}"
     if args.corpus:

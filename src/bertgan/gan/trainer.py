@@ -456,7 +456,8 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torch.device,
-             interpolate: bool = False, frames: int = 10, raw: bool = False) -> tuple[torch.Tensor, int]:
+             interpolate: bool = False, frames: int = 10, raw: bool = False, progress: bool = False
+             ) -> tuple[torch.Tensor, int]:
     """uint8 images (float points for the 2-D sets; with ``raw``, G's float output (N, C, H, W) in [−1, 1]) and
     the grid's row length. interpolate: n // frames rows (at least one), each a walk from one z to another in
     ``frames`` steps (slerp for the normal prior, a straight line for the uniform one)."""
@@ -470,11 +471,15 @@ def generate(G: torch.nn.Module, cfg: GANConfig, n: int, seed: int, device: torc
         z, nrow = z.reshape(rows * frames, cfg.latent_dim), frames
     else:
         z, nrow = sample_prior(n, cfg.latent_dim, cfg.prior, generator=gen), math.ceil(math.sqrt(n))
+    from tqdm.auto import tqdm
+
     k = getattr(G, "n_classes", 0)
+    if k:  # class i mod k: with nrow = k, a column per class
+        nrow = k if k <= 16 and not interpolate else nrow
+    chunks = []
     with torch.no_grad():
-        if k:  # class i mod k: with nrow = k, a column per class
-            nrow = k if k <= 16 and not interpolate else nrow
-            out = G(z.to(device), (torch.arange(z.shape[0]) % k).to(device))
-        else:
-            out = G(z.to(device))
+        for a in tqdm(range(0, len(z), 1000), disable=not progress, desc="sampling", unit="×1000"):
+            zc = z[a:a + 1000].to(device)
+            chunks.append(G(zc, (torch.arange(a, a + len(zc)) % k).to(device)) if k else G(zc))
+    out = torch.cat(chunks)
     return (out.float().cpu() if raw or cfg.arch == "toy" else to_uint8(out)), nrow

@@ -11,9 +11,9 @@ import torch
 from bertgan.errors import UsageError
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA if present, else Apple MPS, else CPU. Anything else must exist on this machine."""
-    if name == "auto":
+def pick_device(name: str | None = "auto") -> torch.device:
+    """``auto`` (or None): CUDA if present, else Apple MPS, else CPU. Anything else must exist on this machine."""
+    if name is None or name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
