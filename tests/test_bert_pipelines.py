@@ -82,7 +82,7 @@ def test_cli_fill_mask_and_embed(mlm_dir, tmp_path, capsys):
     (["bert", "fill-mask", "--model", "{tmp}", "a [MASK]"], "no tokenizer"),
     (["bert", "embed", "--model", "{m}"], "give texts as arguments or --input"),
     (["bert", "embed", "--model", "{m}", "--input", "{tmp}/bad.txt"], "line 2 is not UTF-8"),
-    (["bert", "embed", "--model", "{m}", "--pooling", "max", "x"], "--pooling max"),
+    (["bert", "embed", "--model", "{m}", "--pooling", "max", "x"], "argument --pooling: invalid choice: 'max'"),
 ])
 def test_bad_input(argv, message, mlm_dir, tmp_path, capsys):
     (tmp_path / "bad.txt").write_bytes(b"fine\n\xff\xfe broken\n")
