@@ -166,3 +166,18 @@ def test_evaluate_without_generator_or_labels(tmp_path, capsys):
           frun, progress=False)
     assert main(["gan", "evaluate", "--run", str(frun), "--metrics", "modes"]) == 2
     assert "no labels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_shipped_judges_score_what_their_cards_say(dataset, data_dir, shared_file):
+    """The evaluation classifiers ship with the package (no --quick run trains one on first use): each loads from
+    the package, not the cache, and classifies the real test set exactly as its JSON records."""
+    from bertgan.gan.evaluate import JUDGES_DIR, classify, labelled_splits, load_classifier
+
+    assert (JUDGES_DIR / f"{dataset}-v1.safetensors").is_file()
+    shared_file(f"{dataset}/t10k-images-idx3-ubyte.gz")
+    model, info = load_classifier(dataset, data_dir, log=lambda s: pytest.fail(f"trained a classifier: {s}"))
+    _, test = labelled_splits(dataset, data_dir)
+    pred, _ = classify(model, test.images)
+    assert float((pred == test.labels.numpy()).mean()) == pytest.approx(info["test_accuracy"], abs=1e-4)
+    assert info["test_accuracy"] > (0.98 if dataset == "mnist" else 0.84)
