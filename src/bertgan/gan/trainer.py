@@ -36,6 +36,7 @@ from bertgan.gan.regularizers import (
 from bertgan.io import read_json, write_json
 from bertgan.report.html import write_report
 from bertgan.report.plots import plot_gan_curves, plot_points, save_grid, to_uint8
+from bertgan.train import distributed
 from bertgan.train.checkpoint import (
     check_run_dir,
     load_checkpoint,
@@ -46,7 +47,8 @@ from bertgan.train.checkpoint import (
     rewind_metrics,
     save_checkpoint,
 )
-from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, pick_device, resolve_precision
+from bertgan.train.distributed import Dist, average_gradients
+from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, resolve_precision
 
 CHECKPOINT = "checkpoint.safetensors"
 GENERATOR = "generator.safetensors"  # an exported G alone (``export_generator``): what ships in gan/pretrained/
@@ -76,8 +78,9 @@ class GANStep:
 
     def __init__(self, G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, cfg: GANConfig, device: torch.device, precision: str,
-                 ema: EMA | None = None):
+                 ema: EMA | None = None, dist: Dist | None = None):
         self.G, self.D, self.opt_g, self.opt_d, self.ema = G, D, opt_g, opt_d, ema
+        self.dist = dist or Dist()  # under torchrun: this process's rows of each global batch
         self.d_loss, self.g_loss = LOSSES[cfg.loss]
         self.d_kwargs = {"real_label": 1.0 - cfg.label_smoothing} if cfg.label_smoothing else {}
         self.latent_dim, self.prior, self.d_steps = cfg.latent_dim, cfg.prior, cfg.d_steps
@@ -96,7 +99,10 @@ class GANStep:
         y = labels if self.conditional else None
         G = (lambda z: self.G(z, y)) if self.conditional else self.G
         D = (lambda x: self.D(x, y)) if self.conditional else self.D
-        z = sample_prior(n, self.latent_dim, self.prior, device=self.device)
+        # The global batch's z, this process's rows of it: every process draws the same numbers (same seed), so
+        # N processes train on exactly the z one process would draw.
+        world = self.dist.world
+        z = sample_prior(n * world, self.latent_dim, self.prior, device=self.device)[self.dist.rows(n * world)]
         with autocast(self.device, self.precision):
             with torch.set_grad_enabled(g_turn):
                 fake = G(z)  # (N, C, H, W); graph kept only if the G update below will reuse it
@@ -118,6 +124,7 @@ class GANStep:
             loss_d = loss_d + gradient_penalty(hat_logits, x_hat, self.gp)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        average_gradients(self.D, self.dist)
         self.opt_d.step()
         self.losses = (loss_d,)  # this step's losses, for the trainer's non-finite guard
         with torch.no_grad():
@@ -138,6 +145,7 @@ class GANStep:
             loss_g = self.g_loss(g_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            average_gradients(self.G, self.dist)
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
@@ -148,8 +156,8 @@ class GANStep:
         self._g_count += 1
 
     def pop_metrics(self) -> dict[str, float]:
-        """Means since the last call (one host sync)."""
-        sums = self._sums.tolist()
+        """Means since the last call (one host sync; under torchrun, over every process)."""
+        sums = [v / self.dist.world for v in self.dist.sum(self._sums.tolist())]
         d, g = max(self._d_count, 1), max(self._g_count, 1)
         out = {name: sums[i] / (g if name == "loss_g" else d) for i, name in enumerate(METRIC_NAMES)}
         self.reset_metrics()
@@ -207,12 +215,28 @@ def _absolute_paths(cfg: GANConfig) -> dict:
 def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
           log: Callable[[str], None] = print, after_step: Callable[[int], None] | None = None) -> TrainResult:
     """Train G and D as configured, writing everything into ``out``. With ``resume``, ``cfg`` must be the
-    run's own config (``load_run_config``) with at most epochs / max_steps changed."""
+    run's own config (``load_run_config``) with at most epochs / max_steps changed.
+
+    Under ``torchrun --nproc_per_node N`` each process trains on its rows of every global batch (``--batch-size``
+    is the global batch) with the same z, averages its gradients with the others after each backward, and
+    computes BatchNorm statistics over the global batch (torch's SyncBatchNorm on CUDA, ``DistBatchNorm`` on CPU):
+    N processes train the G one process would. Rank 0 alone writes the run folder."""
+    validate(cfg)
+    d, device = distributed.init(cfg.device)
+    try:
+        return _train(cfg, out, resume, progress, log, after_step, d, device)
+    finally:
+        d.close()
+
+
+def _train(cfg: GANConfig, out, resume: bool, progress: bool, log, after_step, d: Dist, device: torch.device
+           ) -> TrainResult:
     from tqdm.auto import tqdm
 
-    validate(cfg)
+    if cfg.batch_size % d.world:
+        raise UsageError(f"--batch-size {cfg.batch_size}: must be a multiple of the {d.world} torchrun processes "
+                         "(it is the global batch, split evenly between them)")
     check_run_dir(out, resume, CHECKPOINT)  # before the data (a failed download must leave no empty folder)
-    device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     cfg = resolve_shape(dataclasses.replace(cfg, precision=precision, **_absolute_paths(cfg)))
     data = load_images(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_dir)
@@ -225,7 +249,9 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     steps_per_epoch = n // cfg.batch_size  # full batches only: BatchNorm sees the same batch size every step
     # --max-steps, when given, overrides --epochs (as in transformers' Trainer).
     total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
-    run, ckpt_path = prepare_run_dir(out, resume, CHECKPOINT)
+    run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT))
+    progress = progress and d.main
+    rows_of = d.rows(cfg.batch_size)  # this process's rows of every global batch
 
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
@@ -235,6 +261,8 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         raise UsageError(f"--conditional: {cfg.dataset} has no class labels")
     G, D = build_run_models(cfg, n_classes)
     fmt = torch.channels_last if uses_convolutions(cfg.arch) else torch.contiguous_format
+    if d.active:
+        G, D = distributed.sync_batchnorm(G, device), distributed.sync_batchnorm(D, device)
     G = G.to(device, memory_format=fmt)
     D = D.to(device, memory_format=fmt)
     opt_g, opt_d = make_optimizers(G, D, cfg, device)
@@ -256,19 +284,21 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         restore_optimizer(opt_d, ckpt, "opt_D")
         restore_rng(ckpt)
         step, elapsed = ckpt.step, float(ckpt.meta.get("elapsed", 0.0))
-    if resume and step >= total_steps:
+    if resume and step >= total_steps and d.main:
         rule = f"--max-steps {cfg.max_steps}" if cfg.max_steps is not None else f"--epochs {cfg.epochs}"
         log(f"nothing to do: the run is at step {step}, and {rule} ends it at step {total_steps}; give a larger "
             "--max-steps or --epochs to train longer")
-    rows = rewind_metrics(run / METRICS, step)
-    write_json(run / CONFIG, dataclasses.asdict(cfg))
-    (run / "samples").mkdir(exist_ok=True)
-    if not resume and not points:
-        save_grid(run / "real.png", data.images[:N_FIXED])
+    rows: list[dict] = []
+    if d.main:
+        rows = rewind_metrics(run / METRICS, step)
+        write_json(run / CONFIG, dataclasses.asdict(cfg))
+        (run / "samples").mkdir(exist_ok=True)
+        if not resume and not points:
+            save_grid(run / "real.png", data.images[:N_FIXED])
 
     images = data.images.to(device) if device.type != "cpu" else data.images
     labels = data.labels.to(images.device) if n_classes else None
-    stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision, ema)
+    stepper = GANStep(G, D, opt_g, opt_d, cfg, device, precision, ema, d)
     guard = NonFiniteGuard(device, precision, f"--lr-g {cfg.lr_g}, --lr-d {cfg.lr_d}")
 
     def checkpoint() -> None:
@@ -316,7 +346,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
         if rows:
             figures.append(("losses, D(x) vs D(G(z)), D's threshold accuracy", "curves.png"))
         return write_report(run, f"GAN run — {run.name}", summary, figures, gallery, dataclasses.asdict(cfg),
-                            note="G(z; θ) against D(x; η): D ≥ 0.5 is judged real (seed 001).")
+                            note="G(z; θ) against D(x; η): D ≥ 0.5 is judged real (the GAN lecture).")
 
     interrupted = False
     bar = tqdm(total=total_steps * cfg.batch_size, initial=step * cfg.batch_size, unit="img", unit_scale=True,
@@ -330,7 +360,7 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             epoch, i = divmod(step, steps_per_epoch)
             if order is None or i == 0:
                 order = epoch_order(cfg.seed, epoch, n).to(images.device)
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size][rows_of]  # this process's rows
             if cfg.lr_decay:  # a pure function of the step, so a resumed run follows the same schedule
                 for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
                     for group in opt.param_groups:
@@ -345,30 +375,40 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
             images_log += cfg.batch_size
             bar.update(cfg.batch_size)
             end_of_epoch = step % steps_per_epoch == 0
-            if step % cfg.log_every == 0 or end_of_epoch or step == total_steps or stop.requested:
+            if after_step is not None:
+                after_step(step)
+            stopping = stop.requested if not d.active else d.sum([float(stop.requested)])[0] > 0
+            if step % cfg.log_every == 0 or end_of_epoch or step == total_steps or stopping:
+                metrics = stepper.pop_metrics()  # summed over processes: a NaN anywhere stops every process
+                if not all(math.isfinite(v) for v in metrics.values()):
+                    guard.observe(step, torch.tensor(float("nan")))
                 guard.check(last_saved, str(ckpt_path))
                 now = time.perf_counter()
-                row = {"step": step, "epoch": round(step / steps_per_epoch, 4), **stepper.pop_metrics(),
+                row = {"step": step, "epoch": round(step / steps_per_epoch, 4), **metrics,
                        "img_per_s": images_log / max(now - t_log, 1e-9), "elapsed": elapsed_now()}
                 t_log, images_log = now, 0
-                rows.append(row)
-                with open(run / METRICS, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                if d.main:
+                    rows.append(row)
+                    with open(run / METRICS, "a", encoding="utf-8") as f:
+                        f.write(json.dumps(row) + "\n")
                 bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
                                 Dx=f"{row['d_real']:.2f}", DGz=f"{row['d_fake']:.2f}")
-            if end_of_epoch:
+            if end_of_epoch and d.main:
                 sample_grid(f"epoch_{step // steps_per_epoch:03d}.png")
                 if time.perf_counter() - t_report >= REPORT_EVERY_S:  # matplotlib costs ~0.3 s a figure
                     report()
                     t_report = time.perf_counter()
-            if end_of_epoch or step % cfg.checkpoint_every == 0 or stop.requested:
-                checkpoint()
+            if end_of_epoch or step % cfg.checkpoint_every == 0 or stopping:
+                if d.main:
+                    checkpoint()
                 last_saved = step
-            if after_step is not None:
-                after_step(step)
-            if stop.requested:
+            if stopping:
                 interrupted = True
                 break
+    d.barrier()
+    if not d.main:
+        return TrainResult(run, step, step / steps_per_epoch, interrupted, {}, run / "report.html",
+                           run / "samples.png")
     if last_saved != step:
         checkpoint()
     samples = sample_grid(None)

@@ -100,3 +100,76 @@ def init(device_name: str = "auto") -> tuple[Dist, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     return Dist(rank, world), device
+
+
+# ------------------------------------------------------------------------------------------------ GAN helpers
+
+def average_gradients(module: torch.nn.Module, d: Dist) -> None:
+    """Average the gradients of ``module`` over the processes: one flattened all-reduce (what DDP does in
+    buckets). Called after each backward, it lets a network run several forward passes per step (D on the real
+    and on the generated batch) and be frozen in between, which DistributedDataParallel's hooks do not allow."""
+    if not d.active:
+        return
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= d.world
+    at = 0
+    for g in grads:
+        g.copy_(flat[at:at + g.numel()].view_as(g))
+        at += g.numel()
+
+
+class DistBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
+    """BatchNorm whose statistics are those of the *global* batch, on CPU too: torch's SyncBatchNorm runs on GPUs
+    only. The per-channel sum, sum of squares and count are all-reduced with the differentiable all_reduce of
+    torch.distributed.nn, so the backward pass sums every process's contribution as one big batch would — and N
+    processes compute what one process computes on the whole batch."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected a batch of at least 2 dimensions, got {x.dim()}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.distributed.nn.functional import all_reduce
+
+        if not (self.training and dist.is_initialized()):
+            return super().forward(x)
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        xf = x.float()
+        count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device)
+        stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
+        c = x.shape[1]
+        n = stats[-1]
+        mean = stats[:c] / n
+        var = stats[c:2 * c] / n - mean * mean
+        with torch.no_grad():
+            if self.track_running_stats:
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), m)
+                unbiased = var.detach() * n / (n - 1).clamp_min(1)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Every BatchNorm of ``module`` computing global-batch statistics: torch's SyncBatchNorm on CUDA,
+    :class:`DistBatchNorm` on CPU. The weights and running statistics carry over."""
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(child, DistBatchNorm):
+            new = DistBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new.to(next(child.buffers()).device))
+        else:
+            sync_batchnorm(child, device)
+    return module
