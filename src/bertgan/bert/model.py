@@ -178,10 +178,19 @@ class BertEncoder(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+        # For export (bertgan.onnx): one graph for every input — the padded rectangle with its mask, no branch on
+        # the data and no unpadding, whose indices a traced graph would freeze.
+        self.static_graph = False
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """(N, L, H) → (N, L, H). With padding, the layers run on the real tokens only (see :class:`Unpadded`);
         the padding positions of the result are zeros (transformers leaves meaningless values there)."""
+        if self.static_graph:
+            keep = torch.ones_like(x[..., 0]) if attention_mask is None else attention_mask.to(x.dtype)  # (N, L)
+            mask = keep.bool()[:, None, None, :]
+            for layer in self.layer:
+                x = layer(x, mask)
+            return x * keep[..., None]  # zeros at padding, as the unpadded path gives
         mask = attention_bias(attention_mask)
         unpadded = None if mask is None else Unpadded(attention_mask)
         if unpadded is not None:

@@ -78,6 +78,14 @@ class _Pipeline:
         self.max_length = self.model.config.max_position_embeddings
         self.truncate = truncate
 
+    def _run_onnx(self, path: str | Path | None) -> None:
+        """Run the graph exported by ``bertgan bert export`` (onnxruntime, CPU) in place of the torch model; the
+        folder still gives the tokenizer, the labels and the checks."""
+        if path is not None:
+            from bertgan.onnx import OnnxBert
+
+            self.model, self.device = OnnxBert(path, self.model.config), torch.device("cpu")
+
     def _encode(self, texts: list[str], pairs: list[str] | None = None) -> _Batch:
         full = self.tokenizer.encode_batch(texts, pairs, truncation=None, padding=False)
         longest = max(len(ids) for ids in full["input_ids"])
@@ -260,8 +268,9 @@ def _check_str(text, i: int) -> None:
 
 
 class FeatureExtractionPipeline(_Pipeline):
-    def __init__(self, model, device="auto", truncate=True, pooling: str = "cls"):
+    def __init__(self, model, device="auto", truncate=True, pooling: str = "cls", onnx: str | Path | None = None):
         super().__init__(model, BertModel, device, truncate)
+        self._run_onnx(onnx)
         if pooling not in ("cls", "mean"):
             raise UsageError(f"--pooling {pooling}: use cls (the [CLS] vector) or mean (average of the tokens)")
         self.pooling = pooling
@@ -304,7 +313,8 @@ def _positive(value, name: str, allow_none: bool = False) -> None:
 class _HeadPipeline(_Pipeline):
     """A pipeline over a fine-tuned head: refuses a folder that holds another head, or none."""
 
-    def __init__(self, model: str | Path, cls: type, device: str = "auto", truncate: bool = True):
+    def __init__(self, model: str | Path, cls: type, device: str = "auto", truncate: bool = True,
+                 onnx: str | Path | None = None):
         head, task, sub = _HEADS[cls.__name__]
         super().__init__(model, cls, device, truncate)
         config = read_json(Path(model) / "config.json") or {}
@@ -320,6 +330,7 @@ class _HeadPipeline(_Pipeline):
                              f"first ('bertgan bert finetune {sub} --model {model} …') and predict with the "
                              "fine-tuned folder it writes")
         self.labels = self.model.config.labels
+        self._run_onnx(onnx)
 
     def _check_top_k(self, top_k: int | None) -> None:
         _positive(top_k, "--top-k", allow_none=True)
@@ -331,8 +342,9 @@ class _HeadPipeline(_Pipeline):
 class TextClassificationPipeline(_HeadPipeline):
     """A label for each text (or text pair) from the [CLS] head, as transformers' ``text-classification``."""
 
-    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
-        super().__init__(model, BertForSequenceClassification, device, truncate)
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
+                 onnx: str | Path | None = None):
+        super().__init__(model, BertForSequenceClassification, device, truncate, onnx)
 
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], text_pairs: str | Sequence[str] | None = None,
@@ -405,8 +417,9 @@ class TokenClassificationPipeline(_HeadPipeline):
     """A tag per word (or, with ``aggregate``, BIO entities), as transformers' ``token-classification`` with
     ``aggregation_strategy="first"``."""
 
-    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
-        super().__init__(model, BertForTokenClassification, device, truncate)
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
+                 onnx: str | Path | None = None):
+        super().__init__(model, BertForTokenClassification, device, truncate, onnx)
 
     def __call__(self, inputs: str | Sequence[str] | Sequence[Sequence[str]], aggregate: bool = False,
                  batch_size: int = 32, stride: int | None = None, max_length: int | None = None) -> list:
@@ -536,8 +549,9 @@ class TokenClassificationPipeline(_HeadPipeline):
 class QuestionAnsweringPipeline(_HeadPipeline):
     """The answer span in a context, as transformers' ``question-answering`` (SQuAD v1.1: always an answer)."""
 
-    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True):
-        super().__init__(model, BertForQuestionAnswering, device, truncate)
+    def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
+                 onnx: str | Path | None = None):
+        super().__init__(model, BertForQuestionAnswering, device, truncate, onnx)
         config = read_json(model_path(model) / "config.json") or {}
         self.settings = (config.get("task_specific_params") or {}).get("question-answering") or {}
 

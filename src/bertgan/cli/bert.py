@@ -114,6 +114,21 @@ def register(sub) -> None:
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_evaluate)
 
+    x = bsub.add_parser("export", help="a fine-tuned model (or the bare encoder) as one ONNX file",
+                        description="Export a fine-tuned classify / tag / qa folder — or a folder without a task head "
+                                    "(a pre-trained model, the packaged minilm), as the bare encoder — to ONNX: "
+                                    "inputs input_ids, attention_mask, token_type_ids (int64, dynamic batch and "
+                                    "sequence axes), outputs logits / start_logits and end_logits / "
+                                    "last_hidden_state. onnxruntime runs it without bertgan; 'bertgan bert predict "
+                                    "... --onnx FILE' runs it with the folder's tokenizer and labels.\n\nexample:\n"
+                                    "  bertgan bert export --model runs/nsmc/best --onnx nsmc.onnx",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("--model", required=True, help="a fine-tuned run's best/ folder, any HF-format BERT folder, or a "
+                                                  "packaged model's name")
+    x.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
+    add_dry_run(x)
+    x.set_defaults(func=cmd_export)
+
     lm = bsub.add_parser("list-models", help="the models usable by name as --model (no folder needed)",
                          description="List the BERT models that ship with bertgan (and the packaged English MiniLM "
                                      "when installed), usable by name wherever a command takes --model DIR.")
@@ -244,6 +259,34 @@ def cmd_finetune(args) -> int:
         print(f"best at step {best['step']}: {shown}")
         print(f"model: {r['best_dir']}  (HF format, with the tokenizer)")
     return 130 if r["interrupted"] else 0
+
+
+def cmd_export(args) -> int:
+    from bertgan.bert.hub import MODEL_CLASSES, from_pretrained, model_path
+    from bertgan.io import ensure_writable_dir, read_json
+    from bertgan.onnx import bert_outputs, export_bert
+
+    folder = model_path(args.model)
+    if not args.onnx.endswith(".onnx"):
+        raise UsageError(f"--onnx {args.onnx}: must end in .onnx")
+    archs = (read_json(folder / "config.json") or {}).get("architectures") or []
+    head = next((a for a in archs if a in ("BertForSequenceClassification", "BertForTokenClassification",
+                                           "BertForQuestionAnswering")), "BertModel")
+    if args.dry_run:
+        print(f"would export {folder} as a {head} ({', '.join(bert_outputs(MODEL_CLASSES[head](_config(folder))))}) "
+              f"to {args.onnx}")
+        return 0
+    ensure_writable_dir(Path(args.onnx).parent if str(Path(args.onnx).parent) else ".", "--onnx")
+    model = from_pretrained(folder, head, strict=False)
+    path = export_bert(model, args.onnx)
+    print(f"{path}  ({head}: {', '.join(bert_outputs(model))}; {path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _config(folder: Path):
+    from bertgan.bert.config import BertConfig
+
+    return BertConfig.from_json_file(folder / "config.json")
 
 
 def cmd_list_models(args) -> int:

@@ -112,13 +112,16 @@ def register(sub) -> None:
                                      "'bertgan gan sample --pretrained NAME'), with their measured figures.")
     ls.set_defaults(func=cmd_list_pretrained)
 
-    ex = gsub.add_parser("export", help="G alone, fp16, from a run folder (to share or ship)",
+    ex = gsub.add_parser("export", help="G alone: fp16 safetensors (to share or ship) or ONNX (to serve)",
                          description="Write a run's G (its EMA weights where kept) as fp16 safetensors with the "
-                                     "run's config.json into a new folder, which 'bertgan gan sample --run' reads "
-                                     "like the run itself.")
-    ex.add_argument("--run", required=True, help="run folder written by 'bertgan gan train'")
-    ex.add_argument("--out", required=True, help="folder to create")
+                                     "run's config.json into a new folder (--out), which 'bertgan gan sample --run' "
+                                     "reads like the run itself; or as one ONNX file (--onnx): z (N, d) [, y (N,)] "
+                                     "→ images (N, C, H, W) in [-1, 1], run by onnxruntime without bertgan.")
+    ex.add_argument("--run", required=True, help="run folder written by 'bertgan gan train' (or 'gan export')")
+    ex.add_argument("--out", help="folder to create (G as safetensors + config.json)")
+    ex.add_argument("--onnx", metavar="FILE", help="the .onnx file to write")
     ex.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16", help="weights' type (default fp16)")
+    add_dry_run(ex)
     ex.set_defaults(func=cmd_export)
 
     x = gsub.add_parser("text2image", help="draw images from sentences with a text2image run's G",
@@ -348,12 +351,28 @@ def cmd_list_pretrained(args) -> int:
 def cmd_export(args) -> int:
     import torch
 
-    from bertgan.gan.trainer import export_generator
+    from bertgan.gan.trainer import export_generator, load_generator, load_run_config
 
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
-    out = export_generator(args.run, args.out, dtype)
-    print(f"wrote {out / 'generator.safetensors'} and {out / 'config.json'}; draw with: bertgan gan sample "
-          f"--run {out} -n 64 --out grid.png")
+    if not args.out and not args.onnx:
+        raise UsageError("give --out DIR (safetensors) or --onnx FILE (ONNX), or both")
+    if args.onnx and not args.onnx.endswith(".onnx"):
+        raise UsageError(f"--onnx {args.onnx}: must end in .onnx")
+    cfg = load_run_config(args.run)
+    if args.dry_run:
+        print(f"would export the {cfg.arch} G of {args.run}" + (f" into {args.out} ({args.dtype})" if args.out else "")
+              + (f" and as ONNX to {args.onnx}" if args.onnx else ""))
+        return 0
+    if args.out:
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+        out = export_generator(args.run, args.out, dtype)
+        print(f"wrote {out / 'generator.safetensors'} and {out / 'config.json'}; draw with: bertgan gan sample "
+              f"--run {out} -n 64 --out grid.png")
+    if args.onnx:
+        from bertgan.onnx import export_generator as export_onnx
+
+        G, cfg = load_generator(args.run, torch.device("cpu"))
+        path = export_onnx(G.float(), cfg.latent_dim, args.onnx, getattr(G, "n_classes", 0))
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): z (N, {cfg.latent_dim}) → images in [-1, 1]")
     return 0
 
 
