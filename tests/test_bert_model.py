@@ -302,3 +302,25 @@ def test_cpu_attention_with_dropout_is_sdpa_with_a_fast_mask():
     torch.manual_seed(0)
     dropped = _attention_with_fast_dropout(q, k, v, mask, 0.5)
     assert not torch.allclose(dropped, ref) and dropped.shape == ref.shape
+
+
+def test_output_attentions_match_transformers(hf_dir):
+    """output_attentions=True gives each layer's attention probabilities (N, heads, L, L), as transformers' eager
+    attention does, at the real positions; the hidden states are unchanged by asking for them."""
+    d, _ = hf_dir
+    hf = transformers.BertModel.from_pretrained(d, attn_implementation="eager").eval()
+    ours = from_pretrained(d, BertModel)
+    ids, tt, am = _batch()
+    with torch.no_grad():
+        a = hf(input_ids=ids, token_type_ids=tt, attention_mask=am, output_attentions=True)
+        b = ours(ids, am, tt, output_attentions=True)
+        c = ours(ids, am, tt)
+    assert len(b.attentions) == len(a.attentions) == SMALL["num_hidden_layers"]
+    real = am.bool()
+    for x, y in zip(a.attentions, b.attentions):
+        assert y.shape == x.shape
+        for i in range(len(ids)):  # rows of real queries, columns of real keys
+            keep = real[i]
+            assert torch.allclose(x[i][:, keep][:, :, keep], y[i][:, keep][:, :, keep], atol=1e-5)
+        assert torch.allclose(y.sum(-1)[real[:, None, :].expand(-1, y.shape[1], -1)], torch.tensor(1.0), atol=1e-5)
+    assert torch.allclose(b.last_hidden_state, c.last_hidden_state, atol=1e-6) and c.attentions is None

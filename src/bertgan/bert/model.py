@@ -88,7 +88,8 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.p = config.attention_probs_dropout_prob
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None,
+                attentions: list | None = None) -> torch.Tensor:
         # One matrix product for Q, K and V (HF's three parameter names kept): fewer, larger GEMMs.
         w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
         b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
@@ -97,7 +98,14 @@ class BertSelfAttention(nn.Module):
             qkv = unpadded.pad(qkv)  # (T, 3H) → (N, L, 3H): attention needs the rectangle
         n, length, _ = qkv.shape
         q, k, v = qkv.view(n, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d)
-        if self.training and self.p > 0 and q.device.type == "cpu":
+        if attentions is not None:  # the probabilities asked for (output_attentions): computed, kept, applied
+            scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (N, h, L, L)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            probs = scores.softmax(-1)
+            attentions.append(probs)
+            out = dropout(probs, self.p, self.training) @ v
+        elif self.training and self.p > 0 and q.device.type == "cpu":
             out = _attention_with_fast_dropout(q, k, v, mask, self.p)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
@@ -132,8 +140,9 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
-        return self.output(self.self(x, mask, unpadded), x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None,
+                attentions: list | None = None) -> torch.Tensor:
+        return self.output(self.self(x, mask, unpadded, attentions), x)
 
 
 # ----------------------------------------------------------------------------------------------------- layer
@@ -161,8 +170,9 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None) -> torch.Tensor:
-        a = self.attention(x, mask, unpadded)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, unpadded: Unpadded | None = None,
+                attentions: list | None = None) -> torch.Tensor:
+        a = self.attention(x, mask, unpadded, attentions)
         return self.output(self.intermediate(a), a)
 
 
@@ -182,9 +192,11 @@ class BertEncoder(nn.Module):
         # the data and no unpadding, whose indices a traced graph would freeze.
         self.static_graph = False
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None, attentions: list | None = None
+                ) -> torch.Tensor:
         """(N, L, H) → (N, L, H). With padding, the layers run on the real tokens only (see :class:`Unpadded`);
-        the padding positions of the result are zeros (transformers leaves meaningless values there)."""
+        the padding positions of the result are zeros (transformers leaves meaningless values there).
+        ``attentions``: a list that receives each layer's attention probabilities (N, heads, L, L)."""
         if self.static_graph:
             keep = torch.ones_like(x[..., 0]) if attention_mask is None else attention_mask.to(x.dtype)  # (N, L)
             mask = keep.bool()[:, None, None, :]
@@ -196,7 +208,7 @@ class BertEncoder(nn.Module):
         if unpadded is not None:
             x = unpadded.unpad(x)  # (N, L, H) → (T, H)
         for layer in self.layer:
-            x = layer(x, mask, unpadded)
+            x = layer(x, mask, unpadded, attentions)
         return x if unpadded is None else unpadded.pad(x)
 
 
@@ -217,6 +229,7 @@ class BertPooler(nn.Module):
 class BertModelOutput:
     last_hidden_state: torch.Tensor  # (N, L, H)
     pooler_output: torch.Tensor | None  # (N, H)
+    attentions: tuple[torch.Tensor, ...] | None = None  # per layer (N, heads, L, L), with output_attentions
 
 
 class BertModel(nn.Module):
@@ -229,13 +242,15 @@ class BertModel(nn.Module):
         self.apply(lambda m: init_weights(m, config))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None
-                ) -> BertModelOutput:
+                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
+                output_attentions: bool = False) -> BertModelOutput:
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}; truncate the input")
-        h = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_mask)
-        return BertModelOutput(h, self.pooler(h) if self.pooler is not None else None)
+        attentions: list | None = [] if output_attentions else None
+        h = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_mask, attentions)
+        return BertModelOutput(h, self.pooler(h) if self.pooler is not None else None,
+                               tuple(attentions) if attentions is not None else None)
 
 
 def init_weights(m: nn.Module, config: BertConfig) -> None:
