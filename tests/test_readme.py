@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -48,8 +49,10 @@ def test_readme_library_example_runs(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_demo_quick(tmp_path, capsys):
-    out = tmp_path / "demo"
+def test_demo_quick(tmp_path, capsys, monkeypatch):
+    # a relative --out, as the README runs it (the default ./bertgan-demo): every path stays relative to the caller
+    monkeypatch.chdir(tmp_path)
+    out = Path("demo")
     assert main(["demo", "--quick", "--no-progress", "--out", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     for name in ("samples.png", "interpolation.png", "curves.png", "report.html", "real.png"):

@@ -152,7 +152,17 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     if cfg.batch_size % d.world:
         raise UsageError(f"--batch-size {cfg.batch_size}: must be a multiple of the {d.world} torchrun processes "
                          "(it is the global batch, split evenly between them)")
+    if not resume and cfg.tokenizer != TOKENIZER_DIR:
+        # A tokenizer given by path (relative to the caller's directory, not the run's) is read now and the run
+        # keeps its own copy, as the CLI does: a moved run resumes with its own vocabulary.
+        given_tok = WordPieceTokenizer.from_dir(Path(cfg.tokenizer))
+        cfg = dataclasses.replace(cfg, tokenizer=TOKENIZER_DIR)
+    else:
+        given_tok = None
     run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT))
+    if given_tok is not None and d.main:
+        given_tok.save(run / TOKENIZER_DIR)
+    d.barrier()
     tok = WordPieceTokenizer.from_dir(tokenizer_dir(run, cfg))
     folder = d.on_main(lambda: str(TokenCache.get_or_build(cfg.corpus, tok, run / "cache",
                                                            encoding_errors=cfg.encoding_errors).folder))
