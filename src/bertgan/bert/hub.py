@@ -85,6 +85,26 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)  # in the file, not in the model: not used
 
 
+def tensor_names(folder: str | Path) -> list[str]:
+    """The parameter names a model folder holds, read from the safetensors header (or the shard index) without
+    loading a tensor: which heads a folder carries, cheaply."""
+    folder = Path(folder)
+    st, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    if st.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(st), "pt") as f:
+                return list(f.keys())
+        except Exception as e:  # a damaged header: say so, as loading would
+            raise UsageError(f"{st}: cannot read the weights ({type(e).__name__}: {e}); restore the file") from None
+    if index.is_file():
+        weight_map = (read_json(index) or {}).get("weight_map")
+        if isinstance(weight_map, dict):
+            return list(weight_map)
+    return list(read_state_dict(folder))
+
+
 def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
     folder = Path(folder)
     if not folder.is_dir():

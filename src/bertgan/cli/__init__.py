@@ -83,6 +83,7 @@ GROUPS = {
     "bert": "BERT: pretrain, evaluate, finetune, predict, fill-mask, embed",
     "tokenizer": "train and use WordPiece tokenizers",
     "apps": "the texts' GAN applications (text→image, augmentation, anomaly, …)",
+    "studio": "a local web page to see and play with every concept (needs the studio extra)",
 }
 """The command groups, one module each (bertgan/cli/NAME.py), with the line `bertgan --help` shows."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,12 +45,22 @@ def save_grid(path: str | Path, images: torch.Tensor, nrow: int | None = None) -
     return path
 
 
+_CJK_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "AppleGothic", "Apple SD Gothic Neo")
+
+
 def _plt():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    # Hangul in tick labels (tokens, class names): fall back to an installed Korean font where one exists
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    korean = [f for f in _CJK_FONTS if f in have]
+    if korean and korean[0] not in plt.rcParams["font.sans-serif"]:
+        plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"][:1], *korean,
+                                           *plt.rcParams["font.sans-serif"][1:]]
     return plt
 
 
@@ -151,6 +162,64 @@ def plot_finetune_curves(path: str | Path, rows: Sequence[dict], metric: str) ->
             axes[1].plot([r["step"] for r in ev if key in r], [r[key] for r in ev if key in r], "o-",
                          label=key[5:] + (" (best-model metric)" if key == metric else ""))
     return _save_panels(plt, fig, axes, path)
+
+
+def plot_attention(path: str | Path, maps: np.ndarray, tokens: Sequence[str], title: str = "") -> Path:
+    """Attention probabilities (layers, heads, L, L) as a layer × head grid of heat maps; with one map, the
+    tokens label both axes (row = the query token, column = the token it attends to, left or right)."""
+    plt = _plt()
+    layers, heads, n, _ = maps.shape
+    one = layers == 1 and heads == 1
+    # an uncased vocabulary strips accents through NFD, which splits Hangul syllables into jamo: compose them back
+    # for the labels, or a reader sees letters no font draws as one syllable
+    labels = [unicodedata.normalize("NFC", t) for t in tokens]
+    size = max(4.0, 0.32 * n) if one else 1.6
+    fig, axes = plt.subplots(layers, heads, figsize=(size * heads + (0.6 if one else 0), size * layers + 0.4),
+                             squeeze=False)
+    for i in range(layers):
+        for j in range(heads):
+            ax = axes[i][j]
+            ax.imshow(maps[i, j], cmap="viridis", vmin=0, vmax=1)
+            if one:
+                ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+                ax.set_yticks(range(n), labels, fontsize=8)
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"head {j}", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(f"layer {i}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(plt, fig, path)
+
+
+def plot_d_scores(path: str | Path, fake: torch.Tensor, real: torch.Tensor, d_fake: np.ndarray,
+                  d_real: np.ndarray) -> Path:
+    """Generated (top row) and real (bottom row) images, each titled with D's probability that it is real;
+    green when D is right at the 0.5 threshold, red when fooled."""
+    plt = _plt()
+    fake, real = to_uint8(fake), to_uint8(real)
+    n = max(len(fake), len(real))
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.9), squeeze=False)
+    for row, (imgs, scores, is_real) in enumerate(((fake, d_fake, False), (real, d_real, True))):
+        for j in range(n):
+            ax = axes[row][j]
+            ax.axis("off")
+            if j >= len(imgs):
+                continue
+            img = imgs[j].permute(1, 2, 0).numpy()
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+            p = float(np.ravel(scores)[j])
+            right = (p >= 0.5) == is_real
+            ax.set_title(f"{p:.2f}", fontsize=8, color="tab:green" if right else "tab:red")
+    axes[0][0].text(-0.2, 0.5, "G(z)", transform=axes[0][0].transAxes, ha="right", va="center", fontsize=9)
+    axes[1][0].text(-0.2, 0.5, "real x", transform=axes[1][0].transAxes, ha="right", va="center", fontsize=9)
+    fig.suptitle("D(x): probability 'real'; D says real when ≥ 0.5 (green: right, red: fooled)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(plt, fig, path)
 
 
 def _save_panels(plt, fig, axes, path: str | Path) -> Path:
