@@ -203,6 +203,31 @@ def test_resume_refuses_other_settings_or_changed_tokenizer(tmp_path, corpus, to
     assert "tokenizer" in (err := capsys.readouterr().err) and "changed since the run started" in err
 
 
+def test_resume_checks_the_corpus_bytes_not_its_modification_time(tmp_path, corpus, tok, capsys):
+    import os
+    import shutil
+
+    mine = tmp_path / "c.txt"
+    shutil.copy(corpus, mine)
+    out = tmp_path / "run"
+    assert main(["bert", "pretrain", "--corpus", str(mine), "--tokenizer", tok, "--preset", "tiny",
+                 "--max-seq-length", "32", "--batch-size", "4", "--max-steps", "2", "--precision", "fp32",
+                 "--no-progress", "--out", str(out)]) == 0
+    # restored from a backup or mounted again: a new modification time, the same bytes → the run continues
+    st = mine.stat()
+    os.utime(mine, ns=(st.st_atime_ns, st.st_mtime_ns + 10**12))
+    assert main(["bert", "pretrain", "--out", str(out), "--resume", "--max-steps", "3", "--no-progress"]) == 0
+    # one byte changed, the size and the modification time kept → refused
+    st = mine.stat()
+    data = bytearray(mine.read_bytes())
+    data[100] = ord("#") if data[100] != ord("#") else ord("%")
+    mine.write_bytes(bytes(data))
+    os.utime(mine, ns=(st.st_atime_ns, st.st_mtime_ns))
+    capsys.readouterr()
+    assert main(["bert", "pretrain", "--out", str(out), "--resume", "--max-steps", "4", "--no-progress"]) == 2
+    assert f"corpus file {mine.resolve()} changed since the run started" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_two_processes_equal_one_process(tmp_path, corpus, tok):
     # torchrun --nproc_per_node 2 (gloo on CPU), global batch 8 split 4 + 4, against one process with batch 8:

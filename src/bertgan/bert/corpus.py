@@ -41,8 +41,22 @@ def vocab_fingerprint(tokenizer: WordPieceTokenizer) -> str:
 
 
 def file_fingerprint(f: Path) -> str:
-    st = f.stat()
-    return f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    """path|size|sha256 of the bytes. The bytes, not the modification time: a corpus that is copied, restored or
+    mounted again (a new mtime, the same text) is the same corpus, and an edit that keeps the size is caught."""
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return f"{f.resolve()}|{f.stat().st_size}|sha256:{h.hexdigest()}"
+
+
+def same_file(before: str, after: str) -> bool:
+    """Whether two fingerprints are of the same bytes (the path may differ: a moved corpus is the same corpus).
+    A fingerprint written before content hashes (path|size|mtime) can only be compared by its size."""
+    b, a = before.split("|"), after.split("|")
+    if len(b) == 3 and b[2].startswith("sha256:"):
+        return b[1:] == a[1:]
+    return b[1] == a[1]
 
 
 def cache_key(files: list[Path], tokenizer: WordPieceTokenizer, layout: str | None, text_field: str,
