@@ -173,7 +173,7 @@ def _register_finetune(bsub) -> None:
     from bertgan.cli import FLAG_HELP, _Parser, add_device, add_dry_run, add_precision, add_progress, add_seed
 
     ft = bsub.add_parser("finetune", help="fine-tune a pre-trained BERT: classify, tag, qa",
-                         description="Seed 000's fine-tuning recipes on any HF-format BERT folder (ours, one "
+                         description="The BERT text's fine-tuning recipes on any HF-format BERT folder (ours, one "
                                      "transformers wrote, a packaged one). The run folder gets best/ (HF format, "
                                      "with the tokenizer and label names), eval.json, metrics.jsonl, curves.png.")
     fsub = ft.add_subparsers(dest="task", metavar="TASK", parser_class=_Parser)

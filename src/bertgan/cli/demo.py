@@ -112,10 +112,53 @@ def bert_demo(bert_dir: Path, args) -> None:
     t0 = time.perf_counter()
     result = pretrain(cfg, bert_dir / "run", progress=not args.no_progress)
     m = result["metrics"]
+    fill = FillMaskPipeline(result["final"], device=args.device)
+    piece, share = unigram_baseline(bert_dir / "run" / "cache", fill.tokenizer)
     print(f"pre-trained {result['step']} steps in {time.perf_counter() - t0:.0f} s: held-out MLM accuracy "
           f"{m['eval_mlm_acc']:.1%} (perplexity {m['eval_mlm_ppl']:.0f}), NSP accuracy {m['eval_nsp_acc']:.1%}")
-    fill = FillMaskPipeline(result["final"], device=args.device)
+    print(f"  for scale: always guessing the corpus's most frequent piece {piece!r} scores {share:.1%} (this run: "
+          f"{100 * (m['eval_mlm_acc'] - share):+.1f} points) and NSP's chance is 50%. Minutes on a small text show "
+          "the loop and the curves; a BERT that reads takes hours of text (the shipped Korean one, below).")
     for text, masks in zip(FILL_MASK, fill(FILL_MASK, top_k=5)):
         print(f"  {text}\n    → " + ", ".join(f"{p['token']} ({p['score']:.2f})" for p in masks[0]))
     print(f"  model (HF format, loads in transformers): {result['final']}")
     print(f"  loss and accuracy curves:                 {bert_dir / 'run' / 'curves.png'}")
+    korean_examples(args.device)
+
+
+def unigram_baseline(cache_root: Path, tokenizer) -> tuple[str, float]:
+    """The most frequent piece of the run's corpus and its share of all pieces: the MLM accuracy of a model that
+    has learned nothing but the unigram distribution (masks fall uniformly on the non-special pieces)."""
+    import numpy as np
+
+    from bertgan.bert.corpus import TokenCache
+
+    counts = None
+    for folder in sorted(p for p in cache_root.iterdir() if (p / "meta.json").is_file()):
+        c = np.bincount(np.asarray(TokenCache(folder).ids), minlength=tokenizer.vocab_size)
+        counts = c if counts is None else counts + c
+    if counts is None or counts.sum() == 0:
+        return "", 0.0
+    top = int(counts.argmax())
+    return tokenizer.convert_ids_to_tokens([top])[0], float(counts[top] / counts.sum())
+
+
+KOREAN_WORD, KOREAN_SENTENCE = "감사합니다", "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+
+
+def korean_examples(device: str | None) -> None:
+    """The BERT text's own two Korean examples, with the Korean BERT that ships in the package."""
+    from bertgan.bert.hub import packaged_models
+    from bertgan.bert.pipelines import FillMaskPipeline
+
+    folder = packaged_models().get("ko-mini")
+    if folder is None:
+        return
+    fill = FillMaskPipeline(folder, device=device)
+    pieces = fill.tokenizer.tokenize(KOREAN_WORD)
+    print("── The BERT text's Korean examples, with the shipped Korean BERT (ko-mini, bertgan bert list-models) ──")
+    print(f"  WordPiece: {KOREAN_WORD} → {' + '.join(repr(p) for p in pieces)}")
+    print(f"  {KOREAN_SENTENCE}")
+    for i, masks in enumerate(fill([KOREAN_SENTENCE], top_k=5)[0]):
+        print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['token']} ({p['score']:.2f})" for p in masks))
+    print(f"  try: bertgan bert fill-mask --model ko-mini \"{KOREAN_SENTENCE}\"   ·   card: {folder / 'card.md'}")

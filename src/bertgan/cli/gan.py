@@ -190,7 +190,7 @@ examples:
   bertgan gan evaluate --run runs/grid"""
 
 _DEMO_HELP = """\
-Seed 001: "on Fashion-MNIST only a few of the 10 clothing classes get generated". Trains the plain minimax GAN
+The GAN lecture: "on Fashion-MNIST only a few of the 10 clothing classes get generated". Trains the plain minimax GAN
 and the stabilised recipe side by side on each dataset, then prints and draws modes covered, the class
 histograms and the samples (collapse.png, collapse.json).
 

@@ -21,7 +21,7 @@ transformers.BertTokenizerFast.from_pretrained loads, and word_vocab.txt (the wo
 size, for 'bertgan tokenizer oov'). A folder given to --corpus means all the .txt files under it."""
 
 _OOV_HELP = """\
-Seed 000's claim measured: the share of the words of a held-out text that become [UNK] with the WordPiece
+The BERT text's claim measured: the share of the words of a held-out text that become [UNK] with the WordPiece
 vocabulary, and with a word-level vocabulary of the same size built from the same corpus.
 
 examples:
