@@ -91,10 +91,13 @@ def _choose(browser, elem_id: str, value: str):
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.CSS_SELECTOR, f"#{elem_id} input").click()
-    for option in browser.find_elements(By.CSS_SELECTOR, "ul[role=listbox] li"):
-        if option.text.strip().splitlines()[-1] == value:
-            option.click()
-            return
+    for _ in range(50):  # the list is drawn after the click: wait for it
+        for option in browser.find_elements(By.CSS_SELECTOR, "ul[role=listbox] li"):
+            lines = option.text.strip().splitlines()
+            if lines and lines[-1] == value:
+                option.click()
+                return
+        time.sleep(0.1)
     raise SystemExit(f"{value!r} is not in the page's list {elem_id}")
 
 

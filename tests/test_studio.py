@@ -104,8 +104,8 @@ def test_wordpiece_marks_pieces_and_unknowns(studio):
     assert [p for p, _ in pieces] == ["una", "##ffa", "##ble", "[UNK]"]
     assert [k for _, k in pieces] == ["word", "continuation", "continuation", "[UNK]"]
     assert ids.split()[0] == "101" and len(ids.split()) == 6  # [CLS] … [SEP]
-    if KOREAN in studio.vocabularies():  # the seed's example with the Korean vocabulary
-        assert [p for p, _ in studio.wordpiece(SEED_WORD, KOREAN)[0]] == ["감사", "##합니다"]
+    # the seed's example with the packaged Korean vocabulary
+    assert [p for p, _ in studio.wordpiece(SEED_WORD, KOREAN)[0]] == ["감사", "##합니다"]
 
 
 def test_fill_mask_gives_top_k_for_each_mask(studio):
@@ -288,13 +288,11 @@ def test_every_tab_in_a_real_browser(page, studio):
     _wait(browser, lambda: "Found" in _by(browser, "#studio-found")[0].text, what="the lists read on load")
 
     _open_tab(browser, "WordPiece")
-    if KOREAN in studio.vocabularies():
-        _set_dropdown(browser, "wp-model-a", KOREAN)
+    _set_dropdown(browser, "wp-model-a", KOREAN)
     _by(browser, "#wp-go")[0].click()
     pieces = _wait(browser, lambda: _by(browser, "#wp-out-a").pop().text.split(), what="the pieces")
-    if KOREAN in studio.vocabularies():
-        _wait(browser, lambda: "##합니다" in _by(browser, "#wp-out-a")[0].text, what="'##합니다'")
-        assert "감사" in _by(browser, "#wp-out-a")[0].text, pieces
+    _wait(browser, lambda: "##합니다" in _by(browser, "#wp-out-a")[0].text, what="'##합니다'")
+    assert "감사" in _by(browser, "#wp-out-a")[0].text, pieces
     _shot(browser, "wordpiece")
 
     _open_tab(browser, "Fill-mask")
@@ -305,7 +303,7 @@ def test_every_tab_in_a_real_browser(page, studio):
     _shot(browser, "fill-mask")
 
     _open_tab(browser, "Attention")
-    _set_dropdown(browser, "at-model", "run: pre/final")
+    _set_dropdown(browser, "at-model", KOREAN)
     _by(browser, "#at-go")[0].click()
     _wait(browser, lambda: _img_src(browser, "at-grid") and _img_src(browser, "at-one"), what="the attention maps")
     _shot(browser, "attention")

@@ -55,12 +55,12 @@ def _plt():
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    # Hangul in tick labels (tokens, class names): fall back to an installed Korean font where one exists
+    # Hangul in tick labels (tokens, class names): an installed Korean font as the fallback family, glyph by glyph
+    # (matplotlib ≥ 3.6 falls back across the families of font.family, not across the font.sans-serif list)
     have = {f.name for f in font_manager.fontManager.ttflist}
     korean = [f for f in _CJK_FONTS if f in have]
-    if korean and korean[0] not in plt.rcParams["font.sans-serif"]:
-        plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"][:1], *korean,
-                                           *plt.rcParams["font.sans-serif"][1:]]
+    if korean and korean[0] not in plt.rcParams["font.family"]:
+        plt.rcParams["font.family"] = [*plt.rcParams["font.family"], korean[0]]
     return plt
 
 
