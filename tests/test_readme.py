@@ -128,3 +128,23 @@ def test_every_readme_command_parses():
             parser.parse_args(argv)
         except SystemExit as e:  # argparse exits on an unknown flag or choice
             raise AssertionError(f"README command no longer parses: {command}") from e
+
+
+def test_readme_commands_that_state_their_output_print_it(capsys):
+    """A README command whose comment states what it prints ('# → …') prints it: each stated word, in order."""
+    import shlex
+
+    stated = []
+    for block in _blocks("bash")[1:]:
+        for line in block.splitlines():
+            if " # → " in line and line.startswith("bertgan "):
+                command, said = line.split(" # → ", 1)
+                stated.append((command.strip(), said.split()))
+    assert stated
+    for command, said in stated:
+        assert main(shlex.split(command)[1:]) == 0, command
+        printed, at = capsys.readouterr().out, 0
+        for word in said:
+            found = printed.find(word, at)
+            assert found >= 0, f"README says {command!r} prints {' '.join(said)!r}; {word!r} is missing:\n{printed}"
+            at = found + len(word)

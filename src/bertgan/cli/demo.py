@@ -159,6 +159,9 @@ def korean_examples(device: str | None) -> None:
     print("── The BERT text's Korean examples, with the shipped Korean BERT (ko-mini, bertgan bert list-models) ──")
     print(f"  WordPiece: {KOREAN_WORD} → {' + '.join(repr(p) for p in pieces)}")
     print(f"  {KOREAN_SENTENCE}")
-    for i, masks in enumerate(fill([KOREAN_SENTENCE], top_k=5)[0]):
-        print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['token']} ({p['score']:.2f})" for p in masks))
+    # whole words of up to 3 pieces: the text's answers ('슈퍼', '바나나') are words, which a 32k vocabulary may split
+    for i, masks in enumerate(fill([KOREAN_SENTENCE], top_k=5, whole_word=3)[0]):
+        print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['word']} ({p['score']:.3f})" for p in masks))
+    print("  (4 layers, 3.7 CPU-hours of pre-training: frequent words, not yet the text's 슈퍼 and 바나나 — its card "
+          "has the figures)")
     print(f"  try: bertgan bert fill-mask --model ko-mini \"{KOREAN_SENTENCE}\"   ·   card: {folder / 'card.md'}")
