@@ -2,8 +2,9 @@
 
 GAN part: the GAN lecture's game — G(z; θ) with z ~ N(0, I), D(x; η) judged at 0.5 — trained on scikit-learn's
 embedded 8×8 digits, with a sample grid per epoch, the curves, an interpolation strip and report.html.
-BERT part: the BERT text's pre-training — a WordPiece vocabulary and a mini BERT trained with MLM + NSP for about
-1.5 minutes on the English help text that ships inside Python — then fill-mask on a few sentences.
+BERT part: the BERT text's pre-training — a WordPiece vocabulary and a mini BERT trained with MLM + NSP for 200
+steps on the English help text that ships inside Python, set against the unigram baseline — then fill-mask on a few
+sentences, and the text's own Korean examples with the packaged Korean BERT.
 """
 
 from __future__ import annotations
