@@ -117,22 +117,27 @@ class Studio:
             raise UsageError(f"{what} {name!r}: outside the folders the studio may read")
         return path
 
+    def _loaded(self, kind: str, folder: Path, load):
+        """``load()`` once per (kind, folder): models and tokenizers stay in memory between interactions."""
+        if (kind, folder) not in self._cache:
+            self._cache[(kind, folder)] = load()
+        return self._cache[(kind, folder)]
+
     def _pipeline(self, kind: str, folder: Path):
         import bertgan
 
-        key = (kind, folder)
-        if key not in self._cache:
-            self._cache[key] = bertgan.pipeline(kind, model=folder, device=self.device)
-        return self._cache[key]
+        return self._loaded(kind, folder, lambda: bertgan.pipeline(kind, model=folder, device=self.device))
+
+    def _tokenizer(self, folder: Path):
+        from bertgan.bert.tokenizer import WordPieceTokenizer
+
+        return self._loaded("tok", folder, lambda: WordPieceTokenizer.from_dir(folder))
 
     # ------------------------------------------------------------------------------------------ BERT tabs
     def wordpiece(self, text: str, model: str) -> tuple[list[tuple[str, str | None]], str]:
         """(pieces for a HighlightedText — a word's first piece, its continuations '##…', [UNK] — , the ids)."""
-        from bertgan.bert.tokenizer import WordPieceTokenizer
-
         folder = self._pick(self.vocabularies(), model, "vocabulary")
-        tok = self._cache.get(("tok", folder)) or WordPieceTokenizer.from_dir(folder)
-        self._cache[("tok", folder)] = tok
+        tok = self._tokenizer(folder)
         enc = tok.encode(_cut(text) or " ", truncation=None)
         pieces = []
         for t in enc.tokens[1:-1]:
@@ -156,19 +161,14 @@ class Studio:
         from bertgan.report.plots import plot_attention
 
         folder = self._pick(self.bert_models(), model, "model")
-        if ("bert", folder) not in self._cache:
-            self._cache[("bert", folder)] = from_pretrained(folder, "BertModel", device=self.device)
-        bert = self._cache[("bert", folder)]
-        tok = self._cache.get(("tok", folder))
-        if tok is None:
-            from bertgan.bert.tokenizer import WordPieceTokenizer
-
-            tok = self._cache[("tok", folder)] = WordPieceTokenizer.from_dir(folder)
-        enc = tok.encode(_cut(text) or " ", max_length=64)
-        ids = torch.tensor([enc.ids])
+        bert = self._loaded("bert", folder, lambda: from_pretrained(folder, "BertModel", device=self.device))
+        enc = self._tokenizer(folder).encode(_cut(text) or " ", max_length=64)
+        device = next(bert.parameters()).device
+        ids = torch.tensor([enc.ids], device=device)
         with torch.no_grad():
-            out = bert(ids, torch.ones_like(ids), torch.tensor([enc.token_type_ids]), output_attentions=True)
-        maps = torch.stack([a[0] for a in out.attentions]).float().numpy()  # (layers, heads, L, L)
+            out = bert(ids, torch.ones_like(ids), torch.tensor([enc.token_type_ids], device=device),
+                       output_attentions=True)
+        maps = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (layers, heads, L, L)
         layer = min(max(int(layer), 0), maps.shape[0] - 1)
         head = min(max(int(head), 0), maps.shape[1] - 1)
         grid = plot_attention(self.tmp / "attention-grid.png", maps, enc.tokens)
@@ -208,9 +208,7 @@ class Studio:
         from bertgan.gan.trainer import load_generator
 
         folder = self._pick(self.generators(), name, "generator")
-        if ("G", folder) not in self._cache:
-            self._cache[("G", folder)] = load_generator(folder, torch.device(self.device))
-        return (folder, *self._cache[("G", folder)])
+        return (folder, *self._loaded("G", folder, lambda: load_generator(folder, torch.device(self.device))))
 
     def _drawing(self):
         """bf16 autocast where the device has fast bf16 units (3.5× faster for the MNIST G on an AVX-512 BF16 core;
