@@ -433,26 +433,25 @@ def cmd_pretrain(args) -> int:
             from bertgan.bert.tokenizer import check_vocab_size
 
             check_vocab_size(args.vocab_size)
-        # The run keeps its own copy of the tokenizer (RUN/tokenizer, stored relative to the run): a run folder
-        # that is copied or moved resumes with its own vocabulary, not with whatever lies at the old path.
+        # A given tokenizer is copied into the run by pretrain() (RUN/tokenizer, stored relative to the run): a
+        # run folder that is copied or moved resumes with its own vocabulary, not whatever lies at the old path.
         cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
                              eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,
-                             tokenizer=TOKENIZER_DIR, vocab_size=args.vocab_size, device=args.device or "auto",
+                             tokenizer=str(_tokenizer_path(args.tokenizer)) if args.tokenizer else TOKENIZER_DIR,
+                             vocab_size=args.vocab_size, device=args.device or "auto",
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
         print(json.dumps(_resolved(cfg), indent=2))
         return 0
-    if not args.resume:
+    if not args.resume and not args.tokenizer:  # --vocab-size: train one on the corpus, into the run
         import os
 
         from bertgan.bert.tokenizer import WordPieceTokenizer
 
         target = Path(args.out) / TOKENIZER_DIR
         if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process writes the vocabulary
-            tok = (WordPieceTokenizer.from_dir(_tokenizer_path(args.tokenizer)) if args.tokenizer else
-                   WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors))
-            tok.save(target)
+            WordPieceTokenizer.train(cfg.corpus, args.vocab_size, encoding_errors=cfg.encoding_errors).save(target)
         else:
             _wait_for(target / "vocab.txt")
     result = pretrain(cfg, args.out, resume=args.resume, progress=not args.no_progress)
