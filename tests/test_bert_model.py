@@ -324,3 +324,25 @@ def test_output_attentions_match_transformers(hf_dir):
             assert torch.allclose(x[i][:, keep][:, :, keep], y[i][:, keep][:, :, keep], atol=1e-5)
         assert torch.allclose(y.sum(-1)[real[:, None, :].expand(-1, y.shape[1], -1)], torch.tensor(1.0), atol=1e-5)
     assert torch.allclose(b.last_hidden_state, c.last_hidden_state, atol=1e-6) and c.attentions is None
+
+
+def test_inference_keeps_the_fused_qkv_only_while_the_weights_stand():
+    """Without gradients the fused Q/K/V matrix (and its bf16 copy under autocast) is reused across calls; an
+    in-place change of a weight — an optimiser step, a load — must be seen by the next call."""
+    torch.manual_seed(0)
+    model = BertModel(preset("tiny", vocab_size=100)).eval()
+    ids = torch.randint(5, 100, (2, 7))
+    key = model.encoder.layer[0].attention.self.key.weight
+    with torch.no_grad():
+        before = model(ids).last_hidden_state
+        key.add_(torch.randn_like(key))  # not a constant: LayerNorm zero-means x, so W + c changes no score
+        after = model(ids).last_hidden_state
+    assert not torch.allclose(before, after, atol=1e-3)
+    assert torch.equal(after, model(ids).last_hidden_state.detach())  # with gradients: concatenated anew
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        half = model(ids).last_hidden_state.float()
+        key.add_(torch.randn_like(key))
+        half_after = model(ids).last_hidden_state.float()
+    fresh = model(ids).last_hidden_state.detach()
+    assert (half - after).abs().max() < 0.1
+    assert (half_after - fresh).abs().max() < 0.1 and not torch.allclose(half, half_after, atol=1e-2)

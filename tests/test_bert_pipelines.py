@@ -57,6 +57,12 @@ def test_feature_extraction_matches_transformers_cls_and_mean(mlm_dir):
     assert torch.allclose(mean, (h * m).sum(1) / m.sum(1), atol=1e-5)
 
 
+def test_feature_extraction_sorted_batches_keep_each_text_in_place(mlm_dir):
+    texts = ["one", "a much longer sentence than the others here", "two words", "three words now", "x " * 30]
+    pipe = bertgan.pipeline("feature-extraction", model=mlm_dir, device="cpu", pooling="mean")
+    alone = torch.stack([pipe(t) for t in texts])
+    assert torch.allclose(pipe(texts, batch_size=2), alone, atol=1e-5)
+
 def test_long_input_truncates_with_warning_or_errors(mlm_dir):
     long = " ".join(["word"] * 100) + " [MASK]"
     with pytest.warns(UserWarning, match="truncated"):

@@ -108,6 +108,27 @@ def test_text_classification_batches_and_top_k(cls_dir):
         pipe(TEXTS, ["only one pair"])
 
 
+def test_text_classification_sorts_by_length_and_restores_the_order(cls_dir):
+    """Batches are cut from the texts sorted by length; each result must still land at its own text."""
+    pipe = bertgan.pipeline("text-classification", model=cls_dir, device="cpu")
+    texts = [TEXTS[i % 3] + " and more" * (i % 5) for i in range(11)]  # lengths out of order
+    alone = [pipe(t, top_k=None) for t in texts]
+    for got, want in zip(pipe(texts, top_k=None, batch_size=4), alone):
+        assert [g["label"] for g in got] == [w["label"] for w in want]
+        assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], abs=1e-5)
+
+
+def test_text_classification_bf16(cls_dir):
+    """precision="bf16" runs the encoder under bf16 autocast: the same ranking here, scores within bf16 rounding."""
+    fp32 = bertgan.pipeline("text-classification", model=cls_dir, device="cpu")(TEXTS, top_k=None)
+    pipe = bertgan.pipeline("text-classification", model=cls_dir, device="cpu", precision="bf16")
+    assert pipe.precision == "bf16"
+    for got, want in zip(pipe(TEXTS, top_k=None), fp32):
+        assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], abs=0.02)
+    with pytest.raises(UsageError, match="--precision fp16"):
+        bertgan.pipeline("text-classification", model=cls_dir, device="cpu", precision="fp16")
+
+
 # ------------------------------------------------------------------------------------------ token classification
 
 SENTENCE = "John Smithson lives in Washingtonville, near the Mississippi river."

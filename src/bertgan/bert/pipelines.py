@@ -24,6 +24,7 @@ or ``qa_outputs`` weights), since a randomly initialised head would answer with 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -45,7 +46,7 @@ from bertgan.bert.model import (
 from bertgan.bert.tokenizer import WordPieceTokenizer
 from bertgan.errors import UsageError
 from bertgan.io import read_json
-from bertgan.train.runtime import pick_device
+from bertgan.train.runtime import autocast, pick_device, resolve_precision
 
 
 def _load_tokenizer(folder: str | Path) -> WordPieceTokenizer:
@@ -56,6 +57,16 @@ def _load_tokenizer(folder: str | Path) -> WordPieceTokenizer:
     return WordPieceTokenizer.from_dir(folder)
 
 
+def _inference(method):
+    """A pipeline call: no gradients, and the pipeline's precision over the whole call — one autocast region, so
+    each weight is cast to bf16 once per call rather than once per batch."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with torch.no_grad(), autocast(self.device, self.precision):
+            return method(self, *args, **kwargs)
+    return run
+
+
 @dataclass
 class _Batch:
     input_ids: torch.Tensor
@@ -64,7 +75,8 @@ class _Batch:
 
 
 class _Pipeline:
-    def __init__(self, model: str | Path, cls, device: str = "auto", truncate: bool = True):
+    def __init__(self, model: str | Path, cls, device: str = "auto", truncate: bool = True,
+                 precision: str = "fp32"):
         model = model_path(model)  # a folder, or a packaged model's name
         self.tokenizer = _load_tokenizer(model)
         quiet = logging.getLogger("bertgan")
@@ -77,6 +89,11 @@ class _Pipeline:
         self.device = next(self.model.parameters()).device
         self.max_length = self.model.config.max_position_embeddings
         self.truncate = truncate
+        self.precision = resolve_precision(precision, self.device)
+
+    def _forward(self, input_ids, attention_mask, token_type_ids):
+        """The model on one padded batch (the caller, an ``_inference`` method, holds the precision)."""
+        return self.model(input_ids, attention_mask, token_type_ids)
 
     def _run_onnx(self, path: str | Path | None) -> None:
         """Run the graph exported by ``bertgan bert export`` (onnxruntime, CPU) in place of the torch model; the
@@ -85,19 +102,38 @@ class _Pipeline:
             from bertgan.onnx import OnnxBert
 
             self.model, self.device = OnnxBert(path, self.model.config), torch.device("cpu")
+            self.precision = "fp32"  # the exported graph is fp32; autocast does not reach onnxruntime
 
-    def _encode(self, texts: list[str], pairs: list[str] | None = None) -> _Batch:
-        full = self.tokenizer.encode_batch(texts, pairs, truncation=None, padding=False)
-        longest = max(len(ids) for ids in full["input_ids"])
-        if longest > self.max_length:
+    def _sorted_batches(self, texts: list[str], pairs: list[str] | None, batch_size: int):
+        """Yield ``(positions, batch)``: every text tokenised once, then batched in order of length so that each
+        batch pads to a length close to all of its rows (a batch of mixed lengths is mostly padding); the caller
+        puts results back at ``positions``."""
+        enc = self.tokenizer.encode_batch(texts, pairs, truncation=None, padding=False)
+        ids, types = enc["input_ids"], enc["token_type_ids"]
+        long = [i for i, x in enumerate(ids) if len(x) > self.max_length]
+        if long:
             if not self.truncate:
-                raise UsageError(f"input of {longest} tokens is longer than max_position_embeddings "
+                raise UsageError(f"input {long[0]} has {len(ids[long[0]])} tokens, more than max_position_embeddings "
                                  f"{self.max_length}; shorten it or allow truncation (drop --no-truncate)")
-            warnings.warn(f"input of {longest} tokens truncated to max_position_embeddings {self.max_length}",
+            warnings.warn(f"{len(long)} input(s) longer than max_position_embeddings {self.max_length} truncated",
                           stacklevel=3)
-        enc = self.tokenizer.encode_batch(texts, pairs, max_length=self.max_length, truncation="longest_first",
-                                          return_tensors="pt")
-        return _Batch(*(enc[k].to(self.device) for k in ("input_ids", "attention_mask", "token_type_ids")))
+            cut = self.tokenizer.encode_batch([texts[i] for i in long], None if pairs is None else
+                                              [pairs[i] for i in long], max_length=self.max_length,
+                                              truncation="longest_first", padding=False)
+            for j, i in enumerate(long):
+                ids[i], types[i] = cut["input_ids"][j], cut["token_type_ids"][j]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), batch_size):
+            pos = order[start:start + batch_size]
+            longest = max(len(ids[i]) for i in pos)
+            input_ids = torch.full((len(pos), longest), pad, dtype=torch.long)
+            type_ids = torch.zeros_like(input_ids)
+            mask = torch.zeros_like(input_ids)
+            for row, i in enumerate(pos):
+                n = len(ids[i])
+                input_ids[row, :n], type_ids[row, :n], mask[row, :n] = torch.tensor(ids[i]), torch.tensor(types[i]), 1
+            yield pos, _Batch(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))
 
 
 class FillMaskPipeline(_Pipeline):
@@ -108,8 +144,8 @@ class FillMaskPipeline(_Pipeline):
     continuation piece '##에', as it is in '슈퍼에' (슈퍼 ##에), not as a word of its own (what a plain encoding of
     the text gives, and a Korean model never saw in training)."""
 
-    def __init__(self, model, device="auto", truncate=True):
-        super().__init__(model, BertForMaskedLM, device, truncate)
+    def __init__(self, model, device="auto", truncate=True, precision: str = "fp32"):
+        super().__init__(model, BertForMaskedLM, device, truncate, precision)
         missing = [k for k in self.model.load_report.missing if k.startswith("cls.predictions")]
         if missing:
             from bertgan.bert.hub import packaged_models
@@ -181,14 +217,14 @@ class FillMaskPipeline(_Pipeline):
             ids[i, :len(r)], att[i, :len(r)] = torch.tensor(r), 1
         return _Batch(ids.to(self.device), att.to(self.device), torch.zeros_like(ids).to(self.device))
 
-    @torch.no_grad()
+    @_inference
     def _probs(self, rows: list[list[int]]) -> torch.Tensor:
         """(N, L, V) masked-LM probabilities of each row."""
         b = self._batch(rows)
-        return self.model(b.input_ids, b.attention_mask, b.token_type_ids).prediction_logits.float().softmax(-1)
+        return self._forward(b.input_ids, b.attention_mask, b.token_type_ids).prediction_logits.float().softmax(-1)
 
     # -------------------------------------------------------------------------------------------- answers
-    @torch.no_grad()
+    @_inference
     def __call__(self, texts: str | list[str], top_k: int = 5, whole_word: int = 0) -> list:
         """For each text, for each [MASK] in it: the top_k answers, best first — {token, token_id, score} dicts, or
         with ``whole_word=K`` {word, pieces, score} dicts, score the joint probability of the pieces."""
@@ -268,30 +304,33 @@ def _check_str(text, i: int) -> None:
 
 
 class FeatureExtractionPipeline(_Pipeline):
-    def __init__(self, model, device="auto", truncate=True, pooling: str = "cls", onnx: str | Path | None = None):
-        super().__init__(model, BertModel, device, truncate)
+    def __init__(self, model, device="auto", truncate=True, pooling: str = "cls", onnx: str | Path | None = None,
+                 precision: str = "fp32"):
+        super().__init__(model, BertModel, device, truncate, precision)
         self._run_onnx(onnx)
         if pooling not in ("cls", "mean"):
             raise UsageError(f"--pooling {pooling}: use cls (the [CLS] vector) or mean (average of the tokens)")
         self.pooling = pooling
 
-    @torch.no_grad()
+    @_inference
     def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False) -> torch.Tensor:
         """(N, H) sentence vectors: the final hidden state of [CLS], or the mean over real (non-padding) tokens."""
         from tqdm.auto import tqdm
 
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
-        rows = []
-        for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="embed", unit="batch"):
-            b = self._encode(texts[start:start + batch_size])
-            h = self.model(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
-            if self.pooling == "cls":
-                rows.append(h[:, 0])
-            else:
-                m = b.attention_mask[..., None].to(h.dtype)
-                rows.append((h * m).sum(1) / m.sum(1))
-        out = torch.cat(rows).float().cpu()
+        _positive(batch_size, "--batch-size")
+        out = torch.zeros(len(texts), self.model.config.hidden_size)
+        with tqdm(total=len(texts), disable=not progress, desc="embed", unit="text") as bar:
+            for pos, b in self._sorted_batches(texts, None, batch_size):
+                h = self._forward(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
+                if self.pooling == "cls":
+                    v = h[:, 0]
+                else:
+                    m = b.attention_mask[..., None].to(h.dtype)
+                    v = (h * m).sum(1) / m.sum(1)
+                out[pos] = v.float().cpu()
+                bar.update(len(pos))
         return out[0] if single else out
 
 
@@ -314,9 +353,9 @@ class _HeadPipeline(_Pipeline):
     """A pipeline over a fine-tuned head: refuses a folder that holds another head, or none."""
 
     def __init__(self, model: str | Path, cls: type, device: str = "auto", truncate: bool = True,
-                 onnx: str | Path | None = None):
+                 onnx: str | Path | None = None, precision: str = "fp32"):
         head, task, sub = _HEADS[cls.__name__]
-        super().__init__(model, cls, device, truncate)
+        super().__init__(model, cls, device, truncate, precision)
         config = read_json(Path(model) / "config.json") or {}
         archs = config.get("architectures") or []
         other = next((a for a in archs if a in _HEADS and a != cls.__name__), None)
@@ -343,10 +382,10 @@ class TextClassificationPipeline(_HeadPipeline):
     """A label for each text (or text pair) from the [CLS] head, as transformers' ``text-classification``."""
 
     def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
-                 onnx: str | Path | None = None):
-        super().__init__(model, BertForSequenceClassification, device, truncate, onnx)
+                 onnx: str | Path | None = None, precision: str = "fp32"):
+        super().__init__(model, BertForSequenceClassification, device, truncate, onnx, precision)
 
-    @torch.no_grad()
+    @_inference
     def __call__(self, texts: str | Sequence[str], text_pairs: str | Sequence[str] | None = None,
                  top_k: int | None = 1, batch_size: int = 32) -> dict | list:
         """Per text ``{"label", "score"}`` (softmax probability); with ``top_k`` > 1 a list of them, best first,
@@ -361,14 +400,11 @@ class TextClassificationPipeline(_HeadPipeline):
                 raise UsageError(f"{len(pairs)} text pair(s) for {len(texts)} text(s); give one pair per text")
         self._check_top_k(top_k)
         _positive(batch_size, "--batch-size")
-        rows = []
-        for start in range(0, len(texts), batch_size):
-            b = self._encode(texts[start:start + batch_size],
-                             None if pairs is None else pairs[start:start + batch_size])
-            rows.append(self.model(b.input_ids, b.attention_mask, b.token_type_ids).logits.float().cpu())
-        if not rows:
+        if not texts:
             return []
-        logits = torch.cat(rows)
+        logits = torch.zeros(len(texts), len(self.labels))
+        for pos, b in self._sorted_batches(texts, pairs, batch_size):
+            logits[pos] = self._forward(b.input_ids, b.attention_mask, b.token_type_ids).logits.float().cpu()
         scores = logits if logits.shape[-1] == 1 else logits.softmax(-1)
         out: list = []
         for row in scores:
@@ -418,8 +454,8 @@ class TokenClassificationPipeline(_HeadPipeline):
     ``aggregation_strategy="first"``."""
 
     def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
-                 onnx: str | Path | None = None):
-        super().__init__(model, BertForTokenClassification, device, truncate, onnx)
+                 onnx: str | Path | None = None, precision: str = "fp32"):
+        super().__init__(model, BertForTokenClassification, device, truncate, onnx, precision)
 
     def __call__(self, inputs: str | Sequence[str] | Sequence[Sequence[str]], aggregate: bool = False,
                  batch_size: int = 32, stride: int | None = None, max_length: int | None = None) -> list:
@@ -439,7 +475,7 @@ class TokenClassificationPipeline(_HeadPipeline):
             return self.batch([inputs], aggregate, batch_size, stride, max_length)[0]
         return self.batch(inputs, aggregate, batch_size, stride, max_length)
 
-    @torch.no_grad()
+    @_inference
     def batch(self, items: Sequence[str | Sequence[str]], aggregate: bool = False, batch_size: int = 32,
               stride: int | None = None, max_length: int | None = None) -> list[list[dict]]:
         """One result list per item; an item is a text (str) or a pre-split sentence (list of words).
@@ -488,7 +524,7 @@ class TokenClassificationPipeline(_HeadPipeline):
             longest = max(len(x) for x in seqs)
             input_ids = torch.tensor([x + [pad_id] * (longest - len(x)) for x in seqs], device=self.device)
             mask = torch.tensor([[1] * len(x) + [0] * (longest - len(x)) for x in seqs], device=self.device)
-            p = self.model(input_ids, mask, torch.zeros_like(input_ids)).logits.float().softmax(-1).cpu()
+            p = self._forward(input_ids, mask, torch.zeros_like(input_ids)).logits.float().softmax(-1).cpu()
             for row, seq, (si, a, b), pos in zip(p, seqs, chunk, firsts):
                 total = len(seq) - 2  # the window's word pieces
                 for wi, at in zip(range(a, b), pos):
@@ -550,12 +586,12 @@ class QuestionAnsweringPipeline(_HeadPipeline):
     """The answer span in a context, as transformers' ``question-answering`` (SQuAD v1.1: always an answer)."""
 
     def __init__(self, model: str | Path, device: str = "auto", truncate: bool = True,
-                 onnx: str | Path | None = None):
-        super().__init__(model, BertForQuestionAnswering, device, truncate, onnx)
+                 onnx: str | Path | None = None, precision: str = "fp32"):
+        super().__init__(model, BertForQuestionAnswering, device, truncate, onnx, precision)
         config = read_json(model_path(model) / "config.json") or {}
         self.settings = (config.get("task_specific_params") or {}).get("question-answering") or {}
 
-    @torch.no_grad()
+    @_inference
     def __call__(self, question: str | Sequence[str] | None = None, context: str | Sequence[str] | None = None,
                  top_k: int = 1, max_answer_length: int | None = None, doc_stride: int | None = None,
                  max_seq_length: int | None = None, max_question_length: int | None = None,
@@ -606,7 +642,7 @@ class QuestionAnsweringPipeline(_HeadPipeline):
             n = max(sum(f.attention_mask) for f in chunk)  # features are padded to max_seq_length: trim it
             t = {k: torch.tensor([getattr(f, k)[:n] for f in chunk], device=self.device)
                  for k in ("input_ids", "attention_mask", "token_type_ids")}
-            out = self.model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+            out = self._forward(t["input_ids"], t["attention_mask"], t["token_type_ids"])
             starts.extend(out.start_logits.float().cpu().numpy())
             ends.extend(out.end_logits.float().cpu().numpy())
         nbest = nbest_predictions(examples, features, starts, ends, n_best=max(20, top_k),

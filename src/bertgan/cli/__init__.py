@@ -47,6 +47,12 @@ def add_precision(p) -> None:
     p.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
 
 
+def add_inference_precision(p) -> None:
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (default; the same scores as transformers), bf16 (autocast), or auto: bf16 where the "
+                        "device has bf16 units — faster there, scores change in the second or third decimal")
+
+
 def add_seed(p, default: int | None = None) -> None:
     p.add_argument("--seed", type=int, default=default, help=SEED_HELP)
 

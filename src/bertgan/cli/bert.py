@@ -25,6 +25,7 @@ def register(sub) -> None:
         _Parser,
         add_device,
         add_dry_run,
+        add_inference_precision,
         add_precision,
         add_progress,
         add_seed,
@@ -46,6 +47,7 @@ def register(sub) -> None:
                    help="each [MASK] is a whole word of up to K WordPiece pieces, decoded jointly (a beam of --top-k, "
                         "left to right) and ranked by joint probability; 0 (default): one piece per [MASK]")
     add_device(f)
+    add_inference_precision(f)
     f.add_argument("--no-truncate", action="store_true", help="error on inputs longer than the model allows")
     add_progress(f)
     add_dry_run(f)
@@ -149,6 +151,7 @@ def register(sub) -> None:
     e.add_argument("--out", help="write an (N, hidden) float32 .npy here (default: print a summary)")
     e.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
     add_device(e)
+    add_inference_precision(e)
     add_progress(e)
     e.add_argument("--no-truncate", action="store_true")
     add_dry_run(e)
@@ -319,7 +322,8 @@ def cmd_fill_mask(args) -> int:
         return 0
     from tqdm.auto import tqdm
 
-    pipe = FillMaskPipeline(args.model, device=args.device, truncate=not args.no_truncate)
+    pipe = FillMaskPipeline(args.model, device=args.device, truncate=not args.no_truncate,
+                            precision=args.precision)
     for text in tqdm(args.text, disable=args.no_progress or len(args.text) < 2, desc="fill-mask", unit="text"):
         masks = pipe(text, top_k=args.top_k, whole_word=args.whole_word)
         print(text)
@@ -368,7 +372,7 @@ def cmd_embed(args) -> int:
     if args.out:
         ensure_writable_dir(Path(args.out).parent if str(Path(args.out).parent) else ".", "--out")
     pipe = FeatureExtractionPipeline(args.model, device=args.device, truncate=not args.no_truncate,
-                                     pooling=args.pooling)
+                                     pooling=args.pooling, precision=args.precision)
     vectors = pipe(texts, batch_size=args.batch_size, progress=not args.no_progress).numpy().astype(np.float32)
     if args.out:
         with atomic_path(args.out) as tmp:

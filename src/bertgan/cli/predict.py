@@ -84,12 +84,13 @@ def register(bsub) -> None:
 def _common(p: argparse.ArgumentParser, cls: str) -> None:
     p.add_argument("--model", required=True, help=f"fine-tuned {cls} folder (HF format, with its tokenizer)")
     p.add_argument("--json", action="store_true", help="one JSON object a line, one per input")
-    from bertgan.cli import add_device, add_dry_run
+    from bertgan.cli import add_device, add_dry_run, add_inference_precision
 
     p.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
     p.add_argument("--onnx", metavar="FILE", help="run this ONNX export of the model (bertgan bert export) with "
                                                   "onnxruntime instead of torch; --model still gives the tokenizer")
     add_device(p)
+    add_inference_precision(p)
     add_dry_run(p)
 
 
@@ -210,7 +211,7 @@ def cmd_classify(args) -> int:
         print(f"would classify {len(texts)} text{'' if pairs is None else ' pair'}(s) with {args.model}, "
               f"top {args.top_k}")
         return 0
-    pipe = TextClassificationPipeline(args.model, device=args.device, onnx=args.onnx)
+    pipe = TextClassificationPipeline(args.model, device=args.device, onnx=args.onnx, precision=args.precision)
     results = pipe(texts, pairs, top_k=args.top_k, batch_size=args.batch_size)
     for i, (text, res) in enumerate(zip(texts, results)):
         ranked = [res] if isinstance(res, dict) else res
@@ -235,7 +236,7 @@ def cmd_tag(args) -> int:
         print(f"would tag {sum(len(t.split()) for t in texts)} word(s) in {len(texts)} text(s) with {args.model}"
               + (", as entities" if args.aggregate else ""))
         return 0
-    pipe = TokenClassificationPipeline(args.model, device=args.device, onnx=args.onnx)
+    pipe = TokenClassificationPipeline(args.model, device=args.device, onnx=args.onnx, precision=args.precision)
     results = pipe.batch(texts, aggregate=args.aggregate, batch_size=args.batch_size)
     for i, (text, res) in enumerate(zip(texts, results)):
         if args.json:
@@ -263,7 +264,7 @@ def cmd_qa(args) -> int:
     if args.dry_run:
         print(f"would answer {len(rows)} question(s) with {args.model}, top {args.top_k}")
         return 0
-    pipe = QuestionAnsweringPipeline(args.model, device=args.device, onnx=args.onnx)
+    pipe = QuestionAnsweringPipeline(args.model, device=args.device, onnx=args.onnx, precision=args.precision)
     results = pipe([r["question"] for r in rows], [r["context"] for r in rows], top_k=args.top_k,
                    max_answer_length=args.max_answer_length, doc_stride=args.doc_stride,
                    max_seq_length=args.max_seq_length, batch_size=args.batch_size)
