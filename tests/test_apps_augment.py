@@ -103,9 +103,12 @@ def test_run_on_digits_writes_result_and_pictures(tmp_path, capsys):
     for k, v in TINY.items():
         argv += [f"--{k.replace('_', '-')}", str(v)]
     assert main(argv + ["--filter"]) == 0
-    assert "paired gain" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "paired gain" in printed
     r = json.loads((out / "result.json").read_text())
     assert r["gain_outside_noise"] == (r["verdict"] == "gain outside the noise")
+    # a run that does not show the claim says so, and names the setting that does
+    assert ("does not show the claim" in printed) == (not r["gain_outside_noise"])
     assert r["app"] == "augment" and r["seeds"] == [0, 1] and r["test_images"] == 360
     for row in r["per_seed"]:
         assert 0 <= row["without"] <= 1 and 0 <= row["with"] <= 1

@@ -109,6 +109,7 @@ def test_run_end_to_end_on_digits(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "L1+cGAN" in printed or "l1+cgan" in printed
+    assert "--task masked" in printed  # 30 steps on edge maps cannot show the paper's finding: it says where to look
     r = json.loads((out / "result.json").read_text())
     rows = r["rows"]
     assert set(rows) == {"l1", "l1+cgan", "input", "target"}
