@@ -46,6 +46,9 @@ SHARED = {
 }
 
 
+INFERENCE = {"bert fill-mask", "bert embed", "bert predict classify", "bert predict tag", "bert predict qa"}
+
+
 @pytest.mark.parametrize("flag", sorted(SHARED))
 def test_a_shared_flag_means_the_same_everywhere(flag):
     typ, choices, text, how = SHARED[flag]
@@ -53,6 +56,10 @@ def test_a_shared_flag_means_the_same_everywhere(flag):
     assert uses, flag
     for name, action in uses.items():
         where = f"bertgan {name} {flag}"
+        if flag == "--precision" and action.default == "fp32":  # inference: fp32 unless asked, its own help
+            assert action.help == cli.INFERENCE_PRECISION_HELP and tuple(action.choices) == choices, where
+            assert name in INFERENCE, where
+            continue
         assert (action.type or str) == (typ or str), where  # argparse: no type is a string
         assert (tuple(action.choices) if action.choices else None) == choices, where
         assert action.help and (action.help == text if how == "exact" else action.help.startswith(text)), \

@@ -47,10 +47,13 @@ def add_precision(p) -> None:
     p.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
 
 
+INFERENCE_PRECISION_HELP = ("fp32 (default; the same scores as transformers), bf16 (autocast), or auto: bf16 where "
+                            "the device has bf16 units — faster there, scores change in the second or third decimal")
+
+
 def add_inference_precision(p) -> None:
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="fp32 (default; the same scores as transformers), bf16 (autocast), or auto: bf16 where the "
-                        "device has bf16 units — faster there, scores change in the second or third decimal")
+    """--precision for inference: the same choices as training's, but fp32 unless asked (see the help)."""
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=INFERENCE_PRECISION_HELP)
 
 
 def add_seed(p, default: int | None = None) -> None:
@@ -85,6 +88,7 @@ def add_renamed(p, old: str, new: str, dest: str, **kw) -> None:
 
 GROUPS = {
     "demo": "guided tour on embedded data (no download)",
+    "tour": "the two texts' claims in order, each with the evidence it runs",
     "gan": "train, sample, evaluate and export GANs",
     "bert": "BERT: pretrain, evaluate, finetune, predict, fill-mask, embed",
     "tokenizer": "train and use WordPiece tokenizers",
