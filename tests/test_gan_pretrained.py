@@ -13,8 +13,8 @@ from bertgan.gan.trainer import PRETRAINED_DIR, list_pretrained, load_generator
 SHIPPED = sorted(list_pretrained())
 
 
-def test_the_mnist_generator_ships():
-    assert "mnist" in SHIPPED
+def test_the_mnist_and_fashion_mnist_generators_ship():
+    assert {"mnist", "fashion-mnist"} <= set(SHIPPED)
     total = sum(f.stat().st_size for f in PRETRAINED_DIR.rglob("*") if f.is_file())
     assert total <= 25 * 2**20
 
