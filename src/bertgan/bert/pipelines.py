@@ -91,9 +91,15 @@ class _Pipeline:
         self.truncate = truncate
         self.precision = resolve_precision(precision, self.device)
 
-    def _forward(self, input_ids, attention_mask, token_type_ids):
-        """The model on one padded batch (the caller, an ``_inference`` method, holds the precision)."""
-        return self.model(input_ids, attention_mask, token_type_ids)
+    def _pad(self, rows: list[list[int]], types: list[list[int]] | None = None) -> _Batch:
+        """Token-id rows (and their segment ids; default all 0) padded to the longest, on the model's device."""
+        input_ids = torch.full((len(rows), max(len(r) for r in rows)), self.tokenizer.pad_token_id, dtype=torch.long)
+        type_ids, mask = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
+        for i, r in enumerate(rows):
+            input_ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+            if types is not None:
+                type_ids[i, :len(r)] = torch.tensor(types[i])
+        return _Batch(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))
 
     def _run_onnx(self, path: str | Path | None) -> None:
         """Run the graph exported by ``bertgan bert export`` (onnxruntime, CPU) in place of the torch model; the
@@ -123,17 +129,9 @@ class _Pipeline:
             for j, i in enumerate(long):
                 ids[i], types[i] = cut["input_ids"][j], cut["token_type_ids"][j]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), batch_size):
             pos = order[start:start + batch_size]
-            longest = max(len(ids[i]) for i in pos)
-            input_ids = torch.full((len(pos), longest), pad, dtype=torch.long)
-            type_ids = torch.zeros_like(input_ids)
-            mask = torch.zeros_like(input_ids)
-            for row, i in enumerate(pos):
-                n = len(ids[i])
-                input_ids[row, :n], type_ids[row, :n], mask[row, :n] = torch.tensor(ids[i]), torch.tensor(types[i]), 1
-            yield pos, _Batch(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))
+            yield pos, self._pad([ids[i] for i in pos], [types[i] for i in pos])
 
 
 class FillMaskPipeline(_Pipeline):
@@ -210,18 +208,13 @@ class FillMaskPipeline(_Pipeline):
             warnings.warn(f"input of {longest} tokens truncated to max_position_embeddings {self.max_length}",
                           stacklevel=3)
             rows = [r[:self.max_length - 1] + [r[-1]] if len(r) > self.max_length else r for r in rows]
-            longest = self.max_length
-        ids = torch.full((len(rows), longest), self.tokenizer.pad_token_id, dtype=torch.long)
-        att = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)], att[i, :len(r)] = torch.tensor(r), 1
-        return _Batch(ids.to(self.device), att.to(self.device), torch.zeros_like(ids).to(self.device))
+        return self._pad(rows)
 
     @_inference
     def _probs(self, rows: list[list[int]]) -> torch.Tensor:
         """(N, L, V) masked-LM probabilities of each row."""
         b = self._batch(rows)
-        return self._forward(b.input_ids, b.attention_mask, b.token_type_ids).prediction_logits.float().softmax(-1)
+        return self.model(b.input_ids, b.attention_mask, b.token_type_ids).prediction_logits.float().softmax(-1)
 
     # -------------------------------------------------------------------------------------------- answers
     @_inference
@@ -323,7 +316,7 @@ class FeatureExtractionPipeline(_Pipeline):
         out = torch.zeros(len(texts), self.model.config.hidden_size)
         with tqdm(total=len(texts), disable=not progress, desc="embed", unit="text") as bar:
             for pos, b in self._sorted_batches(texts, None, batch_size):
-                h = self._forward(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
+                h = self.model(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
                 if self.pooling == "cls":
                     v = h[:, 0]
                 else:
@@ -404,7 +397,7 @@ class TextClassificationPipeline(_HeadPipeline):
             return []
         logits = torch.zeros(len(texts), len(self.labels))
         for pos, b in self._sorted_batches(texts, pairs, batch_size):
-            logits[pos] = self._forward(b.input_ids, b.attention_mask, b.token_type_ids).logits.float().cpu()
+            logits[pos] = self.model(b.input_ids, b.attention_mask, b.token_type_ids).logits.float().cpu()
         scores = logits if logits.shape[-1] == 1 else logits.softmax(-1)
         out: list = []
         for row in scores:
@@ -524,7 +517,7 @@ class TokenClassificationPipeline(_HeadPipeline):
             longest = max(len(x) for x in seqs)
             input_ids = torch.tensor([x + [pad_id] * (longest - len(x)) for x in seqs], device=self.device)
             mask = torch.tensor([[1] * len(x) + [0] * (longest - len(x)) for x in seqs], device=self.device)
-            p = self._forward(input_ids, mask, torch.zeros_like(input_ids)).logits.float().softmax(-1).cpu()
+            p = self.model(input_ids, mask, torch.zeros_like(input_ids)).logits.float().softmax(-1).cpu()
             for row, seq, (si, a, b), pos in zip(p, seqs, chunk, firsts):
                 total = len(seq) - 2  # the window's word pieces
                 for wi, at in zip(range(a, b), pos):
@@ -642,7 +635,7 @@ class QuestionAnsweringPipeline(_HeadPipeline):
             n = max(sum(f.attention_mask) for f in chunk)  # features are padded to max_seq_length: trim it
             t = {k: torch.tensor([getattr(f, k)[:n] for f in chunk], device=self.device)
                  for k in ("input_ids", "attention_mask", "token_type_ids")}
-            out = self._forward(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+            out = self.model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
             starts.extend(out.start_logits.float().cpu().numpy())
             ends.extend(out.end_logits.float().cpu().numpy())
         nbest = nbest_predictions(examples, features, starts, ends, n_best=max(20, top_k),
