@@ -9,7 +9,7 @@ import pytest
 from conftest import shared_path
 
 from bertgan.cli import main
-from bertgan.tour import BERT_TEXT, CLAIMS, GAN_LECTURE, run_tour
+from bertgan.tour import BERT_TEXT, CHEAP_CLAIMS, CLAIMS, GAN_LECTURE, documented_figures, run_tour
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
@@ -48,10 +48,12 @@ def test_cheap_claims_measure_without_data(tmp_path):
     assert (tmp_path / "claims.md").read_text().count("\n| ") == len(names) + 1  # header + one row each
 
 
-def test_claims_on_held_out_korean_text(tmp_path, data_dir):
+def test_claims_on_held_out_korean_text_reproduce_the_documented_figures(tmp_path, data_dir):
     shared_path("kowiki/kowiki-test.txt.gz")
-    results = {r["name"]: r for r in run_tour(tmp_path, ["wordpiece", "mlm-masking", "nsp"], data_dir=data_dir,
-                                              log=lambda s: None)}
+    results = {r["name"]: r for r in run_tour(tmp_path, CHEAP_CLAIMS, data_dir=data_dir, log=lambda s: None)}
+    documented = documented_figures(DOCS)
+    for name in CHEAP_CLAIMS:
+        assert results[name]["figure"] == documented[name], f"{name}: docs/claims.md no longer matches the run"
     wp = results["wordpiece"]["details"]
     assert wp["words"] > 10_000 and wp["wordpiece_unk_pct"] < 0.5 < 10 < wp["word_level_unk_pct"]
     masking = results["mlm-masking"]["details"]

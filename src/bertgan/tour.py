@@ -16,6 +16,7 @@ import datetime
 import gzip
 import json
 import platform
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -521,6 +522,22 @@ def select(names: list[str] | None) -> list[Claim]:
     if unknown:
         raise UsageError(f"unknown claim {unknown[0]!r}; 'bertgan tour --list' lists them: {', '.join(BY_NAME)}")
     return [BY_NAME[n] for n in names]
+
+
+# Deterministic and seconds each on 2 cores: the claims whose docs/claims.md figures every CI run re-measures
+# (tests/test_tour.py); tools/check_figures.py re-measures them all.
+CHEAP_CLAIMS = ["wordpiece", "embeddings", "gelu", "mlm-masking", "mlm", "nsp", "qa", "generator", "saturation",
+                "instability"]
+
+
+def documented_figures(path: str | Path) -> dict[str, str]:
+    """The evidence column of a claims table written by :func:`write_claims`, by claim name."""
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        cells = re.split(r"(?<!\\) \| ", line.strip().strip("|").strip())
+        if len(cells) == 6 and cells[0] in BY_NAME:
+            out[cells[0]] = cells[2].replace("\\|", "|")
+    return out
 
 
 def markdown(results: list[dict]) -> str:
