@@ -46,7 +46,8 @@ SHARED = {
 }
 
 
-INFERENCE = {"bert fill-mask", "bert embed", "bert predict classify", "bert predict tag", "bert predict qa"}
+INFERENCE = {"bert fill-mask", "bert embed", "bert similar", "bert predict classify", "bert predict tag",
+             "bert predict qa"}
 
 
 @pytest.mark.parametrize("flag", sorted(SHARED))

