@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import sys
 import tempfile
@@ -46,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {r['name']} | {'✓ same' if ok else '✗ DIFFERS'} | {r['seconds']:.0f} |"
                     + ("" if ok else f" documented: {want.get(r['name'])!s} — measured: {r['figure']} |"))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine = (f"{platform.machine()} {platform.processor() or platform.system()}, {torch.get_num_threads()} "
-               f"threads, torch {torch.__version__}")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
+    machine = (f"{cpu or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, "
+               f"torch {torch.__version__}")
     report = (f"# Documented figures, re-measured\n\n`python tools/check_figures.py --data DATA"
               f"{' --cheap' if args.cheap else ''}` on {when} ({machine}): each claim of docs/claims.md run again "
               f"by `bertgan tour` and its evidence line compared with the documented one, character for character. "
