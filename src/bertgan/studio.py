@@ -68,11 +68,13 @@ class Studio:
     def bert_models(self, need: str | None = None) -> dict[str, Path]:
         """name → folder of the BERTs: the packaged ones, then runs' final/ and best/ folders. ``need``: 'mlm'
         keeps those with a masked-LM head, a head class name those with that head."""
-        from bertgan.bert.hub import packaged_models, tensor_names
+        from bertgan.bert.hub import is_extension, packaged_models, tensor_names
 
         out = {f"packaged: {n}": p for n, p in packaged_models().items()}
         out.update({f"run: {n}": p for n, p in self._run_folders("config.json").items()
                     if (p / "vocab.txt").is_file() or (p / "tokenizer.json").is_file()})
+        if need:  # a vocabulary-extension model (ko-en-mini) is a sentence encoder: no MLM or task head
+            out = {n: p for n, p in out.items() if not is_extension(p)}
         if need == "mlm":
             out = {n: p for n, p in out.items() if any(k.startswith("cls.predictions") for k in tensor_names(p))}
         elif need:

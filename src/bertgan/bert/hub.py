@@ -73,10 +73,10 @@ def model_path(model: str | Path, flag: str = "--model") -> Path:
     complete HF-format folder is returned."""
     path = Path(model)
     if path.is_dir():
-        return materialise(path) if _is_extension(path) else path
+        return materialise(path) if is_extension(path) else path
     found = packaged_models()
     if str(model) in found:
-        return materialise(found[str(model)]) if _is_extension(found[str(model)]) else found[str(model)]
+        return materialise(found[str(model)]) if is_extension(found[str(model)]) else found[str(model)]
     names = ", ".join(found) or "none installed"
     raise UsageError(f"{flag} {model}: no such folder and no packaged model of that name (packaged: {names}; "
                      "'bertgan bert list-models'); give an HF-format model folder (config.json, weights, tokenizer)")
@@ -86,7 +86,7 @@ EXTENSION = "extension.json"
 EXTENSION_WEIGHTS = "extension.safetensors"
 
 
-def _is_extension(folder: Path) -> bool:
+def is_extension(folder: Path) -> bool:
     return (folder / EXTENSION).is_file() and not (folder / "config.json").is_file()
 
 

