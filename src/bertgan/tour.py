@@ -540,6 +540,13 @@ def documented_figures(path: str | Path) -> dict[str, str]:
     return out
 
 
+def comparable(figure: str) -> str:
+    """An evidence line without what differs between two identical runs: wall-clock seconds ('(140 s)') and the
+    folder the tour wrote into ('…/tour/digits-gan/samples.png' → 'tour/digits-gan/samples.png')."""
+    figure = re.sub(r"\(\d+ s\)", "(… s)", figure)
+    return re.sub(r"\S*/(tour/\S+)", r"\1", figure)
+
+
 def markdown(results: list[dict]) -> str:
     rows = ["| claim | seed sentence | evidence | kind | picture | s |", "|---|---|---|---|---|---|"]
     for r in results:
