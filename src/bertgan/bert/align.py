@@ -41,7 +41,6 @@ CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "align_config.json"
 MODEL = "model"  # the aligned encoder, inside the run folder
 TEACHER_CACHE = "teacher.safetensors"
-EXTENSION = "extension.json"  # what the model adds to its base (see hub.materialise)
 
 
 @dataclass
@@ -53,16 +52,13 @@ class Pair:
 
 def read_pairs(paths: list[str]) -> list[Pair]:
     """Sentence pairs from UTF-8 TSV files, ``english<TAB>korean`` a line (blank lines skipped)."""
+    from bertgan.data.tables import read_utf8
+
     pairs = []
     for path in map(Path, paths):
         if not path.is_file():
             raise UsageError(f"--pairs {path}: no such file; give TSV files of english<TAB>korean lines")
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            line = path.read_bytes()[: e.start].count(b"\n") + 1
-            raise UsageError(f"{path}: line {line} is not UTF-8; convert the file to UTF-8") from None
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(read_utf8(path).splitlines(), 1):
             if not line.strip():
                 continue
             cols = line.split("\t")
@@ -107,11 +103,10 @@ def retrieval(queries: torch.Tensor, keys: torch.Tensor) -> float:
 
 
 def _pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    ids = torch.full((len(rows), max(map(len, rows))), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
-    return ids.to(device), mask.to(device)
+    from bertgan.bert.pipelines import pad
+
+    b = pad(rows, pad_id, device)
+    return b.input_ids, b.attention_mask
 
 
 def _epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -209,7 +204,14 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, progress: boo
     aligned encoder in ``out/model``); returns result.json's content."""
     from tqdm.auto import tqdm
 
-    from bertgan.bert.hub import from_pretrained, model_path, read_sentence_head, save_pretrained, save_sentence_head
+    from bertgan.bert.hub import (
+        EXTENSION,
+        from_pretrained,
+        model_path,
+        read_sentence_head,
+        save_pretrained,
+        save_sentence_head,
+    )
     from bertgan.bert.model import BertModel
     from bertgan.bert.pipelines import FeatureExtractionPipeline, _load_tokenizer
     from bertgan.io import atomic_path, load_tensors, save_tensors, write_json

@@ -86,6 +86,9 @@ EXTENSION = "extension.json"
 EXTENSION_WEIGHTS = "extension.safetensors"
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
 def is_extension(folder: Path) -> bool:
     return (folder / EXTENSION).is_file() and not (folder / "config.json").is_file()
 
@@ -109,7 +112,11 @@ def materialise(folder: Path) -> Path:
             or not weights.is_file():
         raise UsageError(f"{folder / EXTENSION}: an extension folder needs 'base' (a model name or folder), "
                          f"'base_vocab_size' and {EXTENSION_WEIGHTS} beside it; restore the folder")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    stat = weights.stat()
+    version = (str(weights.resolve()), stat.st_mtime_ns, stat.st_size)
+    if version not in _DIGESTS:  # model_path runs several times per pipeline: hash the rows once
+        _DIGESTS[version] = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    digest = _DIGESTS[version]
     target = cache_dir() / "models" / f"{folder.name}-{digest}"
     if (target / "config.json").is_file():
         return target

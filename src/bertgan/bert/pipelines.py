@@ -74,6 +74,17 @@ class _Batch:
     token_type_ids: torch.Tensor
 
 
+def pad(rows: list[list[int]], pad_id: int, device, types: list[list[int]] | None = None) -> _Batch:
+    """Token-id rows (and their segment ids; default all 0) padded to the longest, on ``device``."""
+    input_ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
+    type_ids, mask = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
+    for i, r in enumerate(rows):
+        input_ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+        if types is not None:
+            type_ids[i, :len(r)] = torch.tensor(types[i])
+    return _Batch(input_ids.to(device), mask.to(device), type_ids.to(device))
+
+
 class _Pipeline:
     def __init__(self, model: str | Path, cls, device: str = "auto", truncate: bool = True,
                  precision: str = "fp32"):
@@ -92,14 +103,7 @@ class _Pipeline:
         self.precision = resolve_precision(precision, self.device)
 
     def _pad(self, rows: list[list[int]], types: list[list[int]] | None = None) -> _Batch:
-        """Token-id rows (and their segment ids; default all 0) padded to the longest, on the model's device."""
-        input_ids = torch.full((len(rows), max(len(r) for r in rows)), self.tokenizer.pad_token_id, dtype=torch.long)
-        type_ids, mask = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
-        for i, r in enumerate(rows):
-            input_ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
-            if types is not None:
-                type_ids[i, :len(r)] = torch.tensor(types[i])
-        return _Batch(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))
+        return pad(rows, self.tokenizer.pad_token_id, self.device, types)
 
     def _run_onnx(self, path: str | Path | None) -> None:
         """Run the graph exported by ``bertgan bert export`` (onnxruntime, CPU) in place of the torch model; the
