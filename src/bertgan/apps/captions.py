@@ -1,4 +1,4 @@
-"""Descriptions of the Fashion-MNIST and MNIST classes, written for bertgan's text-to-image app (issue 7): six
+"""Descriptions of the Fashion-MNIST and MNIST classes, written for bertgan's text-to-image app: six
 English and six Korean per class, varied in wording. The last ``HELD_OUT`` of each language are never shown in
 training — the app's measure is whether G draws the right class from those unseen sentences."""
 

@@ -1,6 +1,6 @@
 """The evaluation classifier: a small CNN trained on a dataset's real training images.
 
-It serves the GAN evaluation (issue 6) twice: its predicted class labels generated samples for mode coverage
+It serves the GAN evaluation twice: its predicted class labels generated samples for mode coverage
 (the PacGAN / VEEGAN protocol: "a pretrained classifier"), and its 128-d penultimate layer is the feature space of
 the fast "domain FID" — Fréchet distance measured by a network that knows the domain, cheap enough for a CPU, where
 InceptionV3 (ImageNet features, 299×299 input) costs ~0.1–0.2 s an image. The applications reuse it as the judge of

@@ -33,7 +33,7 @@ class GANConfig:
     # the game
     loss: str = "nonsaturating"
     d_steps: int = 1  # D updates per G update (Goodfellow et al. 2014, Algorithm 1: k)
-    # stabilisers (issue 6; gan/regularizers.py and the Discriminator wrapper in gan/models.py)
+    # stabilisers (gan/regularizers.py and the Discriminator wrapper in gan/models.py)
     r1: float = 0.0  # γ of the R1 penalty on real data (Mescheder et al. 2018); 0 = off
     gp: float = 0.0  # λ of the WGAN-GP gradient penalty (Gulrajani et al. 2017 use 10); 0 = off
     label_smoothing: float = 0.0  # one-sided: real targets 1 − this (Salimans et al. 2016 use 0.1)

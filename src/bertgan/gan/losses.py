@@ -17,7 +17,7 @@ log(1 − D(G(z))) is flat (its gradient w.r.t. the logit is −D(G(z)) ≈ 0): 
 fixed point (p_g = p_data), and its gradient (1 − D(G(z))) is largest exactly when G is worst. D's loss is
 unchanged. The TensorFlow DCGAN tutorial that the lecture's code follows uses this form.
 
-The stabilised games (issue 6) change what D's output means, so they come as their own pairs:
+The stabilised games change what D's output means, so they come as their own pairs:
 
 ``least-squares`` (Mao et al. 2017, LSGAN, a = 0, b = c = 1): D regresses real → 1 and fake → 0 with squared
 error, G pulls D(G(z)) towards 1. The quadratic penalises samples far on the correct side of the boundary too,

@@ -16,7 +16,7 @@ Architectures (``build_gan``):
             units × 5 pieces, weights N(0, 0.02).
 
 Every architecture's D is a *trunk* φ(x) ending in a flat feature vector, wrapped by ``Discriminator``, which adds
-the stabilisers that change the architecture (issue 6): PacGAN packing, minibatch standard deviation, the
+the stabilisers that change the architecture: PacGAN packing, minibatch standard deviation, the
 projection head of a class-conditional D, spectral normalisation.
 """
 
