@@ -343,3 +343,44 @@ def test_a_folder_without_checkpoint_can_start_again_and_partial_metrics_are_dro
     r = pretrain(again, out, resume=True, progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert r["step"] == 5 and [row["step"] for row in rows] == sorted({row["step"] for row in rows})
+
+
+def test_init_from_continues_a_model_and_resumes(tmp_path, corpus, tok, capsys):
+    """--init-from: the run starts from the model's weights and shape (continued pre-training), keeps that shape
+    for --resume, and refuses what contradicts it."""
+    from bertgan.bert.hub import read_state_dict
+    from bertgan.bert.tokenizer import WordPieceTokenizer
+    from bertgan.bert.trainer import _init_model
+
+    pretrain(_cfg(corpus, tok, max_steps=2, dropout=0.0), tmp_path / "a", progress=False)
+    source = tmp_path / "a" / "final"
+    cfg = _cfg(corpus, tok, init_from=str(source), preset=None)
+    model = _init_model(cfg, WordPieceTokenizer.from_dir(source), {})
+    own = model.state_dict()
+    for k, v in read_state_dict(source).items():
+        assert torch.equal(own[k], v.to(own[k].dtype)), k  # every stored tensor, heads included, as saved
+
+    out = tmp_path / "b"
+    common = ["--max-seq-length", "32", "--batch-size", "4", "--warmup-steps", "1", "--precision", "fp32",
+              "--device", "cpu", "--no-progress"]
+    assert main(["bert", "pretrain", "--corpus", str(corpus), "--init-from", str(source), "--max-steps", "2",
+                 "--out", str(out)] + common) == 0
+    saved = load_config(out)
+    assert saved.init_from == str(source.resolve()) and saved.preset is None
+    assert json.loads((out / "final" / "config.json").read_text())["hidden_size"] == model.config.hidden_size
+    assert main(["bert", "pretrain", "--resume", "--max-steps", "3", "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 3
+
+    for flags, message in ((["--preset", "mini"], "the model sets the size and the vocabulary; drop --preset"),
+                           (["--vocab-size", "300"], "drop --vocab-size")):
+        assert main(["bert", "pretrain", "--corpus", str(corpus), "--init-from", str(source), "--out",
+                     str(tmp_path / "c")] + flags + common) == 2
+        assert message in capsys.readouterr().err
+    other = tmp_path / "tok-small"
+    WordPieceTokenizer.train([str(corpus)], 400).save(other)
+    assert main(["bert", "pretrain", "--corpus", str(corpus), "--init-from", str(source), "--tokenizer", str(other),
+                 "--max-steps", "1", "--out", str(tmp_path / "d")] + common) == 2
+    assert "has 400 pieces; drop --tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # refused before anything was written
+    assert main(["bert", "pretrain", "--resume", "--init-from", str(source), "--out", str(out)]) == 2
+    assert "--init-from applies to a new run only" in capsys.readouterr().err

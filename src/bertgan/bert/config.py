@@ -127,7 +127,10 @@ class PretrainConfig:
     tokenizer: str  # relative to the run folder (its own copy, "tokenizer"), or absolute (runs written before)
     eval_corpus: list[str] | None = None  # held-out files to evaluate on; None: eval_fraction of the documents
     vocab_size: int | None = None  # the --vocab-size the run's tokenizer was trained with (None: one was given)
-    preset: str = "mini"
+    preset: str | None = "mini"  # None with init_from: the model's own config sets the size
+    # Continued (domain-adaptive) pre-training: start from this model's weights and size instead of the preset's
+    # random ones (Gururangan et al. 2020); its vocabulary must be the run's.
+    init_from: str | None = None
     max_seq_length: int = 128
     batch_size: int = 32  # the global batch of one micro-step (split across torchrun processes)
     grad_accum: int = 1
@@ -151,7 +154,7 @@ class PretrainConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.preset not in PRESETS:
+        if self.init_from is None and self.preset not in PRESETS:
             raise UsageError(f"--preset {self.preset}: unknown BERT preset; choose one of {', '.join(PRESETS)}")
         for name in ("max_seq_length", "batch_size", "grad_accum", "max_steps", "eval_every", "checkpoint_every",
                      "log_every"):

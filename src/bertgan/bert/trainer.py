@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bertgan.bert.config import PretrainConfig, preset
+from bertgan.bert.config import BertConfig, PretrainConfig, preset
 from bertgan.bert.corpus import PairStream, TokenCache, file_fingerprint, same_file, vocab_fingerprint
 from bertgan.bert.hub import save_pretrained
 from bertgan.bert.model import BertForPreTraining
@@ -51,6 +51,7 @@ from bertgan.train.runtime import GracefulInterrupt, NonFiniteGuard, autocast, p
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint.safetensors", "config.json", "metrics.jsonl"
 TOKENIZER_DIR = "tokenizer"  # the run's own copy of its vocabulary
+INIT_CONFIG = "init-config.json"  # with --init-from: the starting model's config (dropout as the run set it)
 
 
 def tokenizer_dir(run: str | Path, cfg: PretrainConfig) -> Path:
@@ -205,8 +206,15 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     torch.manual_seed(cfg.seed)
     over = {} if cfg.dropout is None else {"hidden_dropout_prob": cfg.dropout,
                                            "attention_probs_dropout_prob": cfg.dropout}
-    model = BertForPreTraining(preset(cfg.preset, vocab_size=tok.vocab_size,
-                                      max_position_embeddings=max(512, cfg.max_seq_length), **over)).to(device)
+    if cfg.init_from and not resume:
+        model = _init_model(cfg, tok, over).to(device)
+        if d.main:  # the shape a resumed run rebuilds, kept in the run (the starting model may move or change)
+            write_json(run / INIT_CONFIG, model.config.to_dict())
+    elif cfg.init_from:  # a resumed run's weights come from its checkpoint
+        model = BertForPreTraining(BertConfig.from_json_file(run / INIT_CONFIG)).to(device)
+    else:
+        model = BertForPreTraining(preset(cfg.preset, vocab_size=tok.vocab_size,
+                                          max_position_embeddings=max(512, cfg.max_seq_length), **over)).to(device)
     opt = adamw(model, cfg.lr, cfg.weight_decay, device)
     fingerprints = _fingerprints(cfg, tok)
     step = 0
@@ -245,7 +253,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
 
     model.train()
     bar = tqdm(total=cfg.max_steps, initial=step, unit="step", disable=not (progress and d.main),
-               dynamic_ncols=True, desc=f"bert-{cfg.preset}")
+               dynamic_ncols=True, desc=f"bert-{cfg.preset or Path(cfg.init_from).name}")
     # Since the last log: summed MLM loss, masked tokens, summed NSP loss, pairs, real tokens (this process).
     t_log, sums = time.perf_counter(), [0.0] * 5
     interrupted = False
@@ -316,6 +324,27 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
             tok.save(final)
     d.barrier()
     return {"step": step, "interrupted": interrupted, "final": final, "metrics": rows[-1] if rows else {}}
+
+
+@torch.no_grad()
+def _init_model(cfg: PretrainConfig, tok: WordPieceTokenizer, over: dict) -> BertForPreTraining:
+    """BertForPreTraining with the weights of ``cfg.init_from``; heads it lacks (a sentence encoder has no MLM or
+    NSP head) start fresh, as in BERT's own initialisation."""
+    from bertgan.bert.hub import from_pretrained
+
+    folder = Path(cfg.init_from)
+    model = from_pretrained(folder, BertForPreTraining, strict=False, **over)
+    if model.config.vocab_size != tok.vocab_size:
+        raise UsageError(f"--init-from {folder}: its embedding has {model.config.vocab_size} rows but the run's "
+                         f"tokenizer has {tok.vocab_size} pieces; drop --tokenizer to use the model's own vocabulary")
+    if model.config.max_position_embeddings < cfg.max_seq_length:
+        raise UsageError(f"--max-seq-length {cfg.max_seq_length}: --init-from {folder} has "
+                         f"{model.config.max_position_embeddings} positions; use ≤ that")
+    missing = [k for k in model.load_report.missing if not k.startswith(("cls.", "bert.pooler."))]
+    if missing:
+        raise UsageError(f"--init-from {folder}: its weights lack {len(missing)} encoder tensors ({missing[0]}, …); "
+                         "give a BERT model folder in HF layout")
+    return model.train()
 
 
 @torch.no_grad()

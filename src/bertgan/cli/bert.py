@@ -76,6 +76,9 @@ def register(sub) -> None:
                      "its own copy")
     src.add_argument("--vocab-size", type=int, help="train a WordPiece vocabulary of this size on the corpus first")
     t.add_argument("--preset", help="tiny, mini (default), small, medium, base, large")
+    t.add_argument("--init-from", metavar="NAME|DIR", help="continue pre-training a model (a folder, or a packaged "
+                   "name such as ko-mini) on your corpus: its weights and size instead of --preset's random ones; "
+                   "its vocabulary unless --tokenizer gives the same one")
     from bertgan.bert.config import PretrainConfig
     from bertgan.cli import FLAG_HELP
 
@@ -581,6 +584,26 @@ def cmd_pretrain(args) -> int:
     else:
         if not args.corpus:
             raise UsageError("give --corpus FILE... (the text to pre-train on)")
+        init_from = None
+        if args.init_from:
+            from bertgan.bert.hub import model_path
+
+            if args.preset or args.vocab_size is not None:
+                raise UsageError(f"--init-from {args.init_from}: the model sets the size and the vocabulary; drop "
+                                 f"{'--preset' if args.preset else '--vocab-size'}")
+            init_from = str(model_path(args.init_from, "--init-from").resolve())
+            if args.tokenizer:  # checked now, before the run folder is made
+                from bertgan.bert.config import BertConfig
+                from bertgan.bert.tokenizer import WordPieceTokenizer
+
+                rows = BertConfig.from_json_file(Path(init_from) / "config.json").vocab_size
+                pieces = WordPieceTokenizer.from_dir(_tokenizer_path(args.tokenizer)).vocab_size
+                if rows != pieces:
+                    raise UsageError(f"--init-from {args.init_from}: its embedding has {rows} rows but --tokenizer "
+                                     f"{args.tokenizer} has {pieces} pieces; drop --tokenizer to use the model's own "
+                                     "vocabulary")
+            args.tokenizer = args.tokenizer or init_from
+            given["preset"] = None
         if not args.tokenizer and args.vocab_size is None:
             raise UsageError("give --tokenizer DIR or --vocab-size N (to train one on the corpus)")
         if args.vocab_size is not None:
@@ -592,7 +615,7 @@ def cmd_pretrain(args) -> int:
         cfg = PretrainConfig(corpus=_corpus(args.corpus, "--corpus"),
                              eval_corpus=_corpus(args.eval_corpus, "--eval-corpus") if args.eval_corpus else None,
                              tokenizer=str(_tokenizer_path(args.tokenizer)) if args.tokenizer else TOKENIZER_DIR,
-                             vocab_size=args.vocab_size, device=args.device or "auto",
+                             vocab_size=args.vocab_size, init_from=init_from, device=args.device or "auto",
                              **({"max_steps": args.max_steps} if args.max_steps is not None else {}), **given)
     cfg.validate()
     if args.dry_run:
@@ -645,6 +668,9 @@ def _corpus(files: list[str], flag: str) -> list[str]:
 
 def _check_resume_flags(args, cfg, given: dict) -> None:
     """--resume continues the run as configured: a flag that asks for something else is an error, not ignored."""
+    if args.init_from:
+        raise UsageError(f"--resume: --init-from applies to a new run only (this run's weights are in its "
+                         f"checkpoint{'; it began from ' + cfg.init_from if cfg.init_from else ''}); drop --init-from")
     for flag, files, saved in (("--corpus", args.corpus, cfg.corpus), ("--eval-corpus", args.eval_corpus,
                                                                        cfg.eval_corpus)):
         if files and _corpus(files, flag) != saved:
