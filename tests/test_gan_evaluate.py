@@ -125,7 +125,8 @@ def test_collapse_demo_cli(tmp_path, capsys):
     assert "plain" in text and "stabilised" in text and "/25" in text
     r = json.loads((out / "collapse.json").read_text())
     assert set(r["grid-25"]) == {"plain", "stabilised"}
-    assert r["grid-25"]["stabilised"]["recipe"]["pack"] == 2
+    assert r["grid-25"]["stabilised"]["recipe"] == {"loss": "minimax", "lr_decay": True}
+    assert r["grid-25"]["plain"]["recipe"] == {"loss": "minimax"}
     assert (out / "collapse.png").stat().st_size > 5000
     # Run again: the finished runs are reused, not retrained.
     ckpt = out / "grid-25-plain" / "checkpoint.safetensors"

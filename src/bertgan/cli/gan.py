@@ -195,8 +195,10 @@ The GAN lecture: "on Fashion-MNIST only a few of the 10 clothing classes get gen
 and the stabilised recipe side by side on each dataset, then prints and draws modes covered, the class
 histograms and the samples (collapse.png, collapse.json).
 
-  plain       the seed's game: --loss minimax, no stabiliser
-  stabilised  non-saturating loss, PacGAN packing (2), minibatch std-dev, EMA of G's weights (0.99)
+  plain       the seed's game: --loss minimax, a constant learning rate, no stabiliser
+  stabilised  images: non-saturating loss, PacGAN packing (2), minibatch std-dev, EMA of G's weights (0.99);
+              2-D sets: the same minimax game with the learning rates annealed to 0 (--lr-decay) — what
+              measured best there (docs/gan.md)
 Networks: PacGAN's 2-D MLPs on grid-25 / ring-8 (6000 steps); Goodfellow et al.'s fully connected G and D on
 images (4000 steps of 64, ~4 epochs of Fashion-MNIST; a few CPU-minutes each).
 
@@ -451,8 +453,8 @@ def cmd_collapse_demo(args) -> int:
 
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     if args.dry_run:
-        for name, recipe in RECIPES.items():
-            print(f"{name}: {recipe}")
+        for name, by_kind in RECIPES.items():
+            print(f"{name}: " + "; ".join(f"{kind}: {recipe}" for kind, recipe in by_kind.items()))
         print(f"datasets: {', '.join(datasets)}; out: {args.out}")
         return 0
     collapse_demo(args.out, datasets, data_dir=args.data_dir, steps=args.max_steps, seed=args.seed,
