@@ -355,7 +355,7 @@ def test_init_from_continues_a_model_and_resumes(tmp_path, corpus, tok, capsys):
     pretrain(_cfg(corpus, tok, max_steps=2, dropout=0.0), tmp_path / "a", progress=False)
     source = tmp_path / "a" / "final"
     cfg = _cfg(corpus, tok, init_from=str(source), preset=None)
-    model = _init_model(cfg, WordPieceTokenizer.from_dir(source), {})
+    model = _init_model(cfg, {})
     own = model.state_dict()
     for k, v in read_state_dict(source).items():
         assert torch.equal(own[k], v.to(own[k].dtype)), k  # every stored tensor, heads included, as saved

@@ -164,6 +164,8 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
         cfg = dataclasses.replace(cfg, tokenizer=TOKENIZER_DIR)
     else:
         given_tok = None
+    if cfg.init_from and not resume:  # before the run folder is made: a refused start writes nothing
+        _check_init_from(cfg, given_tok or WordPieceTokenizer.from_dir(Path(out) / TOKENIZER_DIR))
     run, ckpt_path = d.on_main(lambda: prepare_run_dir(out, resume, CHECKPOINT))
     if given_tok is not None and d.main:
         given_tok.save(run / TOKENIZER_DIR)
@@ -207,7 +209,7 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     over = {} if cfg.dropout is None else {"hidden_dropout_prob": cfg.dropout,
                                            "attention_probs_dropout_prob": cfg.dropout}
     if cfg.init_from and not resume:
-        model = _init_model(cfg, tok, over).to(device)
+        model = _init_model(cfg, over).to(device)
         if d.main:  # the shape a resumed run rebuilds, kept in the run (the starting model may move or change)
             write_json(run / INIT_CONFIG, model.config.to_dict())
     elif cfg.init_from:  # a resumed run's weights come from its checkpoint
@@ -326,24 +328,28 @@ def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, d
     return {"step": step, "interrupted": interrupted, "final": final, "metrics": rows[-1] if rows else {}}
 
 
-@torch.no_grad()
-def _init_model(cfg: PretrainConfig, tok: WordPieceTokenizer, over: dict) -> BertForPreTraining:
-    """BertForPreTraining with the weights of ``cfg.init_from``; heads it lacks (a sentence encoder has no MLM or
-    NSP head) start fresh, as in BERT's own initialisation."""
+def _check_init_from(cfg: PretrainConfig, tok: WordPieceTokenizer) -> None:
+    """The model of ``cfg.init_from`` fits the run: its embedding rows are the tokenizer's pieces, its position
+    table covers --max-seq-length."""
+    config = BertConfig.from_json_file(Path(cfg.init_from) / "config.json")
+    if config.vocab_size != tok.vocab_size:
+        raise UsageError(f"--init-from {cfg.init_from}: its embedding has {config.vocab_size} rows but the run's "
+                         f"tokenizer has {tok.vocab_size} pieces; drop --tokenizer to use the model's own vocabulary")
+    if config.max_position_embeddings < cfg.max_seq_length:
+        raise UsageError(f"--max-seq-length {cfg.max_seq_length}: --init-from {cfg.init_from} has "
+                         f"{config.max_position_embeddings} positions; use ≤ that")
+
+
+def _init_model(cfg: PretrainConfig, over: dict) -> BertForPreTraining:
+    """BertForPreTraining with the weights of ``cfg.init_from`` (checked by ``_check_init_from``); heads it lacks
+    (a sentence encoder has no MLM or NSP head) start fresh, as in BERT's own initialisation."""
     from bertgan.bert.hub import from_pretrained
 
-    folder = Path(cfg.init_from)
-    model = from_pretrained(folder, BertForPreTraining, strict=False, **over)
-    if model.config.vocab_size != tok.vocab_size:
-        raise UsageError(f"--init-from {folder}: its embedding has {model.config.vocab_size} rows but the run's "
-                         f"tokenizer has {tok.vocab_size} pieces; drop --tokenizer to use the model's own vocabulary")
-    if model.config.max_position_embeddings < cfg.max_seq_length:
-        raise UsageError(f"--max-seq-length {cfg.max_seq_length}: --init-from {folder} has "
-                         f"{model.config.max_position_embeddings} positions; use ≤ that")
+    model = from_pretrained(cfg.init_from, BertForPreTraining, strict=False, **over)
     missing = [k for k in model.load_report.missing if not k.startswith(("cls.", "bert.pooler."))]
     if missing:
-        raise UsageError(f"--init-from {folder}: its weights lack {len(missing)} encoder tensors ({missing[0]}, …); "
-                         "give a BERT model folder in HF layout")
+        raise UsageError(f"--init-from {cfg.init_from}: its weights lack {len(missing)} encoder tensors "
+                         f"({missing[0]}, …); give a BERT model folder in HF layout")
     return model.train()
 
 

@@ -592,16 +592,6 @@ def cmd_pretrain(args) -> int:
                 raise UsageError(f"--init-from {args.init_from}: the model sets the size and the vocabulary; drop "
                                  f"{'--preset' if args.preset else '--vocab-size'}")
             init_from = str(model_path(args.init_from, "--init-from").resolve())
-            if args.tokenizer:  # checked now, before the run folder is made
-                from bertgan.bert.config import BertConfig
-                from bertgan.bert.tokenizer import WordPieceTokenizer
-
-                rows = BertConfig.from_json_file(Path(init_from) / "config.json").vocab_size
-                pieces = WordPieceTokenizer.from_dir(_tokenizer_path(args.tokenizer)).vocab_size
-                if rows != pieces:
-                    raise UsageError(f"--init-from {args.init_from}: its embedding has {rows} rows but --tokenizer "
-                                     f"{args.tokenizer} has {pieces} pieces; drop --tokenizer to use the model's own "
-                                     "vocabulary")
             args.tokenizer = args.tokenizer or init_from
             given["preset"] = None
         if not args.tokenizer and args.vocab_size is None:

@@ -71,7 +71,8 @@ def collapse_demo(out: str | Path, datasets: list[str], *, data_dir=None, steps:
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     for d in datasets:
-        for recipe in RECIPES:
+        for recipe, by_kind in RECIPES.items():
+            changes = by_kind[_kind(d)]
             cfg = demo_config(d, recipe, steps, seed, data_dir)
             run = out / f"{d}-{recipe}"
             resume = (run / CHECKPOINT).is_file() and _same_recipe(run, cfg)  # an earlier demo: continue it
@@ -81,13 +82,13 @@ def collapse_demo(out: str | Path, datasets: list[str], *, data_dir=None, steps:
                 from bertgan.gan.trainer import load_run_config
 
                 cfg = dataclasses.replace(load_run_config(run), max_steps=cfg.max_steps)
-            log(f"== {d}: {recipe} ({RECIPES[recipe][_kind(d)]}), {cfg.max_steps} steps")
+            log(f"== {d}: {recipe} ({changes}), {cfg.max_steps} steps")
             r = train(cfg, run, resume=resume, progress=progress, log=log)
             if r.interrupted:
                 raise KeyboardInterrupt
             ev = evaluate_run(run, "modes", None, data_dir, progress=progress, log=log)
             results.setdefault(d, {})[recipe] = {"run": str(run), "modes": ev["modes"], "steps": r.step,
-                                                 "recipe": RECIPES[recipe][_kind(d)]}
+                                                 "recipe": changes}
     write_json(out / "collapse.json", results)
     _figure(out / "collapse.png", results)
     log(format_table(results))
