@@ -3,6 +3,7 @@
     python benchmarks/korean_tasks.py --data-dir ../shared/data --out runs/ko-tasks
     python benchmarks/korean_tasks.py --models ko-mini,scratch --tasks nsmc --out runs/ko-tasks   # a subset
     python benchmarks/korean_tasks.py --lr 2e-4 --out runs/ko-tasks-lr2e-4   # another learning rate, for all
+    python benchmarks/korean_tasks.py --lr 2e-4 --epochs 20 --tasks pos --out runs/ko-tasks-pos20   # longer
 
 Tasks (data in ../shared/data; splits made here, deterministically, into OUT/data):
   nsmc  NSMC-derived sentiment, 30,000 train / 10,000 test reviews — accuracy
@@ -101,12 +102,13 @@ def tfidf_nsmc(train: Path, test: Path) -> dict:
     return {"accuracy": float((clf.predict(fb) == yb).mean())}
 
 
-def run(task: str, model: str, splits, out: Path, seed: int, progress: bool, lr: float | None = None) -> dict:
+def run(task: str, model: str, splits, out: Path, seed: int, progress: bool, lr: float | None = None,
+        epochs: int | None = None) -> dict:
     from bertgan.bert.config import FinetuneConfig
     from bertgan.bert.finetune import finetune
 
-    kind, epochs, seq, task_lr, extra = TASKS[task]
-    lr = lr or task_lr
+    kind, task_epochs, seq, task_lr, extra = TASKS[task]
+    lr, epochs = lr or task_lr, epochs or task_epochs
     train, test = splits[task]
     folder = out / f"{task}-{model}"
     metrics_file = folder / "metrics.jsonl"
@@ -120,7 +122,7 @@ def run(task: str, model: str, splits, out: Path, seed: int, progress: bool, lr:
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     last = [r for r in rows if any(k.startswith("eval_") for k in r)][-1]
     return {k[len("eval_"):]: v for k, v in last.items() if k.startswith("eval_")} | {
-        "step": last["step"], "lr": lr, "seconds": round(time.perf_counter() - t0, 1)}
+        "step": last["step"], "lr": lr, "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> None:
@@ -133,8 +135,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=None,
                    help="fine-tuning learning rate for every task and model (default: each task's in TASKS); "
                         "use a new --out per value, as finished runs are reused")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="fine-tuning epochs for every task and model (default: each task's in TASKS); a new --out "
+                        "per value, as for --lr")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
+    if a.epochs is not None and a.epochs < 1:
+        p.error(f"--epochs {a.epochs}: must be at least 1")
     out = Path(a.out)
     splits = make_splits(Path(a.data_dir), out / "data")
     results_path = out / "results.json"
@@ -143,7 +150,8 @@ def main() -> None:
         if task == "nsmc" and "tfidf" not in results.get("nsmc", {}):
             results.setdefault("nsmc", {})["tfidf"] = tfidf_nsmc(*splits["nsmc"])
         for model in a.models.split(","):
-            results.setdefault(task, {})[model] = run(task, model, splits, out, a.seed, not a.no_progress, a.lr)
+            results.setdefault(task, {})[model] = run(task, model, splits, out, a.seed, not a.no_progress, a.lr,
+                                                    a.epochs)
             results_path.write_text(json.dumps(results, indent=2))
     main_metric = {"nsmc": "accuracy", "ner": "f1", "nli": "accuracy", "pos": "token_accuracy"}
     print("| task | " + " | ".join(MODELS) + " | TF-IDF + LR |\n|---|" + "---|" * (len(MODELS) + 1))
