@@ -117,6 +117,23 @@ def test_stacked_mnist_channels_hold_three_labelled_digits(data_dir, shared_file
             assert matches.any() and int(digit) in mnist.labels[matches].tolist()
 
 
+def test_stacked_mnist_eval_records_where_kl_comes_from(tmp_path, data_dir, shared_file):
+    """The stacked-mnist preset, one tiny step, scored by its 1,000-mode protocol: eval.json keeps the mode counts
+    and each channel's digit counts, consistent with the modes covered."""
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        shared_file(f"mnist/{name}")
+    from bertgan.gan.evaluate import evaluate_run
+
+    run = tmp_path / "sm"
+    train(resolve("stacked-mnist", data_dir=str(data_dir), width=8, batch_size=8, max_steps=1, **FAST), run,
+          progress=False)
+    m = evaluate_run(run, "modes", 100, str(data_dir), device="cpu", progress=False, log=lambda s: None)["modes"]
+    hist = np.array(m["histogram"])
+    assert hist.shape == (1000,) and hist.sum() == 100 and m["modes_covered"] == int((hist > 0).sum())
+    assert [sum(h) for h in m["channel_histograms"]] == [100, 100, 100]
+    assert json.loads((run / "eval.json").read_text())["modes"]["histogram"] == m["histogram"]
+
+
 def test_collapse_demo_cli(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--max-steps", "5",
@@ -134,6 +151,17 @@ def test_collapse_demo_cli(tmp_path, capsys):
     assert main(["gan", "collapse-demo", "--out", str(out), "--datasets", "grid-25", "--max-steps", "5",
                  "--no-progress"]) == 0
     assert ckpt.stat().st_mtime_ns == before
+
+
+def test_collapse_demo_ring8_uses_its_own_stabilised_game():
+    """Ring-8 takes the ring-8 preset's game (the grid's minimax schedule collapses there); grid-25 keeps its own."""
+    from bertgan.gan.collapse import demo_config
+
+    ring = demo_config("ring-8", "stabilised", 5, 0)
+    grid = demo_config("grid-25", "stabilised", 5, 0)
+    assert (ring.loss, ring.pack, ring.lr_decay) == ("nonsaturating", 4, True)
+    assert (grid.loss, grid.pack, grid.lr_decay) == ("minimax", 1, True)
+    assert demo_config("ring-8", "plain", 5, 0).loss == "minimax"
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -16,8 +16,8 @@ FAST = dict(max_steps=1, batch_size=8, log_every=1, precision="fp32", device="cp
 def test_preset_trains_a_step(preset, tmp_path, data_dir, shared_file):
     """Every preset, a tiny version (width 8, one step of 8) on its own dataset."""
     dataset = PRESETS[preset].get("dataset", "digits")
-    if dataset in ("mnist", "fashion-mnist"):
-        shared_file(f"{dataset}/train-images-idx3-ubyte.gz")
+    if dataset in ("mnist", "fashion-mnist", "stacked-mnist"):
+        shared_file(f"{dataset.removeprefix('stacked-')}/train-images-idx3-ubyte.gz")
     fast = {**FAST, "width": 8, "batch_size": 8} if PRESETS[preset].get("arch") == "cnn" else FAST
     r = train(resolve(preset, dataset=dataset, data_dir=str(data_dir), **fast), tmp_path / preset, progress=False)
     assert r.step == 1 and (tmp_path / preset / "checkpoint.safetensors").is_file()

@@ -45,7 +45,7 @@ def register(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     t.add_argument("--dataset", help="digits (default, embedded), mnist, fashion-mnist, stacked-mnist, ring-8, "
-                                     "grid-25 (2-D, --preset toy), or folder:PATH")
+                                     "grid-25 (2-D: --preset grid-25 / ring-8), or folder:PATH")
     t.add_argument("--data-dir", help=DATA_DIR_HELP)
     t.add_argument("--preset", choices=None, metavar="{" + ",".join(PRESETS) + "}",
                    help="a published recipe: architecture and hyper-parameters")
