@@ -17,6 +17,7 @@ import numpy as np
 
 from bertgan.data.images import POINT_DATASETS
 from bertgan.errors import UsageError
+from bertgan.gan.config import PRESETS
 from bertgan.io import write_json
 
 # What changes between the two columns, per kind of data; everything else (architecture, data, steps, seed) is
@@ -38,7 +39,7 @@ RECIPES: dict[str, dict[str, dict]] = {
         # Ring-8 is the exception: there that schedule kept 2 of the 8 modes (seed 0, 6,000 steps), and at 30,000
         # steps 1 of 8 — D wins at once and the minimax G loss saturates. The ring-8 preset's game instead (the
         # non-saturating G loss and PacGAN4; measured at seed 0 here, over three seeds at full length).
-        "ring-8": dict(loss="nonsaturating", pack=4, lr_decay=True),
+        "ring-8": {k: PRESETS["ring-8"][k] for k in ("loss", "pack", "lr_decay")},
     },
 }
 # The networks per kind of data: PacGAN's 2-D networks; for images the fully connected G and D of Goodfellow et al.

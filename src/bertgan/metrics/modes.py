@@ -206,8 +206,12 @@ def stacked_mode_labels(channel_labels) -> np.ndarray:
 def stacked_mnist_score(channel_labels) -> dict:
     """Stacked MNIST protocol: modes covered = the number of the 1000 digit triples with at least one generated
     sample; ``kl`` = KL(generated ‖ uniform over 1000) (the data's triples are uniform by construction). The papers
-    use 26k (VEEGAN, PacGAN) or 25.6k (Unrolled GAN) samples. Returns {'modes_covered', 'kl', 'n'}."""
+    use 26k (VEEGAN, PacGAN) or 25.6k (Unrolled GAN) samples. Returns {'modes_covered', 'kl', 'n', 'histogram'
+    (the 1,000 counts), 'channel_histograms' (each channel's digit counts, R, G, B: a digit over-drawn or
+    over-read in every channel shows there)}."""
+    channel_labels = np.asarray(channel_labels)
     labels = stacked_mode_labels(channel_labels)
     out = mode_coverage(labels, np.full(STACKED_MNIST_MODES, 1.0 / STACKED_MNIST_MODES), STACKED_MNIST_MODES,
                         min_share=0.0)
-    return {"modes_covered": out["modes_covered"], "kl": out["kl"], "n": out["n"]}
+    return {"modes_covered": out["modes_covered"], "kl": out["kl"], "n": out["n"], "histogram": out["histogram"],
+            "channel_histograms": [class_histogram(channel_labels[:, c], 10).tolist() for c in range(3)]}
