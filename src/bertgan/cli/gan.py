@@ -197,8 +197,9 @@ histograms and the samples (collapse.png, collapse.json).
 
   plain       the seed's game: --loss minimax, a constant learning rate, no stabiliser
   stabilised  images: non-saturating loss, PacGAN packing (2), minibatch std-dev, EMA of G's weights (0.99);
-              2-D sets: the same minimax game with the learning rates annealed to 0 (--lr-decay) — what
-              measured best there (docs/gan.md)
+              grid-25: the same minimax game with the learning rates annealed to 0 (--lr-decay) — what
+              measured best there; ring-8: the ring-8 preset's game (non-saturating, PacGAN4, --lr-decay),
+              as the minimax game collapses there (docs/gan.md)
 Networks: PacGAN's 2-D MLPs on grid-25 / ring-8 (6000 steps); Goodfellow et al.'s fully connected G and D on
 images (4000 steps of 64, ~4 epochs of Fashion-MNIST; a few CPU-minutes each).
 
