@@ -125,11 +125,13 @@ PRESETS: dict[str, dict] = {
     # minimax game with that schedule covered the most modes; on ring-8 the same game collapses (D wins at once
     # and log(1 − D(G(z))) saturates, Goodfellow et al. 2014 §3), so ring-8 takes the non-saturating G loss, and
     # PacGAN4 (D judges 4 samples at once, Lin et al. 2018): over three seeds 7.7 of the 8 modes with it, 6.7
-    # without (one seed kept 4).
+    # without (one seed kept 4). Ring-8 then trains 100,000 steps (≈ 27 CPU-minutes): the same three seeds keep
+    # 7.7 modes and put 98.3% of the samples on a mode, against 95.8% at 30,000.
     # fp32: at 400 units bf16 is no faster on a CPU with bf16 units (2,307 vs 2,146 points/s, 600 steps), and the
     # figures were measured in fp32.
     "grid-25": dict(_POINTS, dataset="grid-25", loss="minimax"),
-    "ring-8": dict(_POINTS, dataset="ring-8", loss="nonsaturating", pack=4),
+    "ring-8": dict(_POINTS, dataset="ring-8", loss="nonsaturating", pack=4, max_steps=100_000,
+                   checkpoint_every=10_000),
 }
 
 
