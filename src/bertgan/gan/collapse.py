@@ -161,6 +161,6 @@ def _figure(path: Path, results: dict) -> Path:
             if "class_names" in m:
                 ax_hist.set_xticks(np.arange(len(counts)), m["class_names"], rotation=60, fontsize=7)
             ax_hist.legend(fontsize=8)
-    fig.suptitle("Seed 001: mode collapse under the plain minimax game, and with stabilisers", fontsize=12)
+    fig.suptitle("Seed 001's mode-collapse warning: the plain minimax game against a stabilised recipe", fontsize=12)
     fig.tight_layout()
     return save_figure(plt, fig, path)
