@@ -54,9 +54,9 @@ def make_splits(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     for name, part in (("ner-train.tsv", sentences[:4000]), ("ner-test.tsv", sentences[4000:])):
         (out / name).write_text("\n\n".join(header + part) + "\n", encoding="utf-8")
     splits["ner"] = (out / "ner-train.tsv", out / "ner-test.tsv")
-    # KLUE NLI writes three hypotheses for every premise, one per label (1,000 premises). The split is by premise:
-    # split by pair, 579 of 600 test pairs would share a premise with training pairs of the *other* two labels, and
-    # a model that memorises premises scores below chance (measured: 25.7-30.0% on a 33% majority class).
+    # KLUE NLI writes three hypotheses for every premise, one per label, so the split is by premise: split by pair,
+    # most test premises sit in training with the *other* two labels, and a model that memorises premises scores
+    # below chance (docs/models/ko-mini.md has the figures).
     pairs = json.loads((data / "klue" / "klue-nli-v1.1_dev.json").read_text(encoding="utf-8"))
     premises = sorted({p["premise"] for p in pairs})
     random.Random(0).shuffle(premises)

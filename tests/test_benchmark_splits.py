@@ -23,8 +23,8 @@ def test_klue_splits_share_no_premise_and_no_sentence(shared_file, tmp_path):
     read = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
     train, test = (read(p) for p in splits["nli"])
     assert (len(train), len(test)) == (2400, 600)
-    # KLUE NLI pairs each premise with one hypothesis per label: a premise on both sides would hand the test
-    # pair's label to a model that memorised the other two.
+    # KLUE NLI pairs each premise with one hypothesis per label: a premise on both sides would lead a model that
+    # memorised its other two labels to a wrong answer, below chance.
     assert not {p["premise"] for p in train} & {p["premise"] for p in test}
     assert {p["gold_label"] for p in test} == {"entailment", "neutral", "contradiction"}
 
