@@ -67,6 +67,7 @@ class Claim:
 # ------------------------------------------------------------------------------------------------ shared pieces
 
 SEED_SENTENCE = "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+SEED_ANSWERS = ("슈퍼", "바나나")  # the words the BERT text says MLM learns to fill in
 
 
 def _ko_mini(ctx: Context, cls_name: str = "BertForPreTraining"):
@@ -196,6 +197,8 @@ def mlm(ctx: Context) -> Evidence:
     fill = FillMaskPipeline(packaged_models()["ko-mini"], device=ctx.device)
     answers = fill([SEED_SENTENCE], top_k=5, whole_word=3)[0]
     tops = ["/".join(a["word"] for a in masks) for masks in answers]
+    missing = [w for w, masks in zip(SEED_ANSWERS, answers) if w not in {a["word"] for a in masks}]
+    verdict = f"not yet {', '.join(missing)}" if missing else f"{' and '.join(SEED_ANSWERS)} both there"
     model, tok = _ko_mini(ctx)
     lines, source = _korean_lines(ctx, 200)
     enc = tok.encode_batch(lines, max_length=128, return_tensors="pt")
@@ -205,7 +208,7 @@ def mlm(ctx: Context) -> Evidence:
         out = model(corrupted, enc["attention_mask"], enc["token_type_ids"])
     chosen = labels != -100
     acc = (out.prediction_logits.argmax(-1)[chosen] == labels[chosen]).float().mean().item()
-    return Evidence(f"ko-mini's top-5 for the two masks: {tops[0]} | {tops[1]} (not yet 슈퍼, 바나나); masked-token "
+    return Evidence(f"ko-mini's top-5 for the two masks: {tops[0]} | {tops[1]} ({verdict}); masked-token "
                     f"accuracy on {source}: {100 * acc:.1f}% of {chosen.sum().item():,} "
                     f"(1 in {tok.vocab_size:,} by chance)", details={"top5": tops, "mlm_accuracy": acc})
 

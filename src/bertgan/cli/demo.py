@@ -145,6 +145,7 @@ def unigram_baseline(cache_root: Path, tokenizer) -> tuple[str, float]:
 
 
 KOREAN_WORD, KOREAN_SENTENCE = "감사합니다", "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
+KOREAN_ANSWERS = ("슈퍼", "바나나")  # what the BERT text says MLM learns to fill in
 
 
 def korean_examples(device: str | None) -> None:
@@ -161,8 +162,10 @@ def korean_examples(device: str | None) -> None:
     print(f"  WordPiece: {KOREAN_WORD} → {' + '.join(repr(p) for p in pieces)}")
     print(f"  {KOREAN_SENTENCE}")
     # whole words of up to 3 pieces: the text's answers ('슈퍼', '바나나') are words, which a 32k vocabulary may split
-    for i, masks in enumerate(fill([KOREAN_SENTENCE], top_k=5, whole_word=3)[0]):
+    answers = fill([KOREAN_SENTENCE], top_k=5, whole_word=3)[0]
+    for i, masks in enumerate(answers):
         print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['word']} ({p['score']:.3f})" for p in masks))
-    print("  (4 layers, 3.7 CPU-hours of pre-training: frequent words, not yet the text's 슈퍼 and 바나나 — its card "
-          "has the figures)")
+    found = [w for w, masks in zip(KOREAN_ANSWERS, answers) if w in {p["word"] for p in masks}]
+    print(f"  (4 layers, a few CPU-hours of pre-training: the text's {' and '.join(KOREAN_ANSWERS)} — "
+          f"{len(found)} of 2 in the top 5{': ' + ', '.join(found) if found else ''}; its card has the figures)")
     print(f"  try: bertgan bert fill-mask --model ko-mini \"{KOREAN_SENTENCE}\"   ·   card: {folder / 'card.md'}")
