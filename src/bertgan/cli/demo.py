@@ -144,14 +144,14 @@ def unigram_baseline(cache_root: Path, tokenizer) -> tuple[str, float]:
     return tokenizer.convert_ids_to_tokens([top])[0], float(counts[top] / counts.sum())
 
 
-KOREAN_WORD, KOREAN_SENTENCE = "감사합니다", "나는 [MASK]에 가서 사과와 [MASK]를 샀다"
-KOREAN_ANSWERS = ("슈퍼", "바나나")  # what the BERT text says MLM learns to fill in
+KOREAN_WORD = "감사합니다"
 
 
 def korean_examples(device: str | None) -> None:
     """The BERT text's own two Korean examples, with the Korean BERT that ships in the package."""
     from bertgan.bert.hub import packaged_models
     from bertgan.bert.pipelines import FillMaskPipeline
+    from bertgan.tour import SEED_ANSWERS, SEED_SENTENCE
 
     folder = packaged_models().get("ko-mini")
     if folder is None:
@@ -160,12 +160,12 @@ def korean_examples(device: str | None) -> None:
     pieces = fill.tokenizer.tokenize(KOREAN_WORD)
     print("── The BERT text's Korean examples, with the shipped Korean BERT (ko-mini, bertgan bert list-models) ──")
     print(f"  WordPiece: {KOREAN_WORD} → {' + '.join(repr(p) for p in pieces)}")
-    print(f"  {KOREAN_SENTENCE}")
+    print(f"  {SEED_SENTENCE}")
     # whole words of up to 3 pieces: the text's answers ('슈퍼', '바나나') are words, which a 32k vocabulary may split
-    answers = fill([KOREAN_SENTENCE], top_k=5, whole_word=3)[0]
+    answers = fill([SEED_SENTENCE], top_k=5, whole_word=3)[0]
     for i, masks in enumerate(answers):
         print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['word']} ({p['score']:.3f})" for p in masks))
-    found = [w for w, masks in zip(KOREAN_ANSWERS, answers) if w in {p["word"] for p in masks}]
-    print(f"  (4 layers, a few CPU-hours of pre-training: the text's {' and '.join(KOREAN_ANSWERS)} — "
+    found = [w for w, masks in zip(SEED_ANSWERS, answers) if w in {p["word"] for p in masks}]
+    print(f"  (4 layers, a few CPU-hours of pre-training: the text's {' and '.join(SEED_ANSWERS)} — "
           f"{len(found)} of 2 in the top 5{': ' + ', '.join(found) if found else ''}; its card has the figures)")
-    print(f"  try: bertgan bert fill-mask --model ko-mini \"{KOREAN_SENTENCE}\"   ·   card: {folder / 'card.md'}")
+    print(f"  try: bertgan bert fill-mask --model ko-mini \"{SEED_SENTENCE}\"   ·   card: {folder / 'card.md'}")
