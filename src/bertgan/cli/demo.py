@@ -151,7 +151,7 @@ def korean_examples(device: str | None) -> None:
     """The BERT text's own two Korean examples, with the Korean BERT that ships in the package."""
     from bertgan.bert.hub import packaged_models
     from bertgan.bert.pipelines import FillMaskPipeline
-    from bertgan.tour import SEED_ANSWERS, SEED_SENTENCE
+    from bertgan.tour import SEED_ANSWERS, SEED_SENTENCE, seed_answers_found
 
     folder = packaged_models().get("ko-mini")
     if folder is None:
@@ -165,7 +165,8 @@ def korean_examples(device: str | None) -> None:
     answers = fill([SEED_SENTENCE], top_k=5, whole_word=3)[0]
     for i, masks in enumerate(answers):
         print(f"    [MASK] {i + 1} → " + ", ".join(f"{p['word']} ({p['score']:.3f})" for p in masks))
-    found = [w for w, masks in zip(SEED_ANSWERS, answers) if w in {p["word"] for p in masks}]
+    found = seed_answers_found(answers)
     print(f"  (4 layers, a few CPU-hours of pre-training: the text's {' and '.join(SEED_ANSWERS)} — "
-          f"{len(found)} of 2 in the top 5{': ' + ', '.join(found) if found else ''}; its card has the figures)")
+          f"{len(found)} of {len(SEED_ANSWERS)} in the top 5{': ' + ', '.join(found) if found else ''}; "
+          "its card has the figures)")
     print(f"  try: bertgan bert fill-mask --model ko-mini \"{SEED_SENTENCE}\"   ·   card: {folder / 'card.md'}")
