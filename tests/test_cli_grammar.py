@@ -12,6 +12,7 @@ import pytest
 
 from bertgan import cli
 from bertgan.cli import build_parser, main
+from bertgan.cli.gan import REJECTION_HELP
 
 
 def _commands(parser=None, path=()):
@@ -43,6 +44,7 @@ SHARED = {
     "--epochs": (int, None, "passes over the data", "start"),
     "-n": (int, None, "samples in all", "start"),
     "--per-text": (int, None, "images", "start"),
+    "--rejection": (float, None, REJECTION_HELP, "start"),
 }
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from bertgan.errors import UsageError
+
+REJECTION_HELP = ("discriminator rejection sampling (Azadi et al. 2019): keep the samples the run's D rates most "
+                  "data-like; P, the percentile of the acceptance score that sets the shift γ (e.g. 80; "
+                  "0 keeps nearly all). Needs a training run's folder (its D), not --pretrained")
 
 _TRAIN_HELP = """\
 Train G(z; θ) and D(x; η) by alternating updates of the minimax game (the GAN lecture).
@@ -102,6 +107,7 @@ def register(sub) -> None:
     add_seed(s, 0)
     s.add_argument("--interpolate", action="store_true",
                    help="rows of 10 images walking from one z to another (n // 10 rows)")
+    s.add_argument("--rejection", type=float, metavar="P", help=REJECTION_HELP)
     add_device(s)
     add_progress(s)
     add_dry_run(s)
@@ -150,6 +156,8 @@ def register(sub) -> None:
     e.add_argument("-n", type=int, help="samples in all (default 10000; 2500 for the 2-D sets, 26000 for "
                                         "stacked-mnist); real reference sets of the same size")
     e.add_argument("--data-dir", help=DATA_DIR_HELP)
+    e.add_argument("--rejection", type=float, metavar="P",
+                   help=REJECTION_HELP + "; writes eval_drs.json and eval_drs_*.png beside eval.json")
     add_seed(e, 0)
     add_device(e)
     add_progress(e)
@@ -296,7 +304,7 @@ def check_resume_flags(saved, given: dict, preset: str | None, source: Path) -> 
 def cmd_sample(args) -> int:
     from bertgan.gan.trainer import generate, load_generator, load_run_config, pretrained_path
     from bertgan.io import atomic_path, ensure_writable_dir
-    from bertgan.report.plots import save_grid
+    from bertgan.report.plots import save_grid, to_uint8
     from bertgan.train.runtime import pick_device
 
     if args.n <= 0:
@@ -304,18 +312,32 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out {out}: must be a .png file (a grid) or a .npy file (the raw samples)")
+    if args.rejection is not None and (args.pretrained or args.interpolate):
+        raise UsageError("--rejection needs a training run's D: use it with --run RUN (a shipped generator is G "
+                         "only) and without --interpolate (rejection drops samples, a walk needs every frame)")
     source = pretrained_path(args.pretrained) if args.pretrained else Path(args.run)
     cfg = load_run_config(source)
     if args.dry_run:
         what = "interpolation rows" if args.interpolate else "samples"
-        print(f"would draw {args.n} {what} (seed {args.seed}) from the {cfg.arch} G of {source} into {out}")
+        how = f", kept by D's rejection sampling at percentile {args.rejection}" if args.rejection is not None else ""
+        print(f"would draw {args.n} {what} (seed {args.seed}) from the {cfg.arch} G of {source}{how} into {out}")
         return 0
     ensure_writable_dir(out.parent if str(out.parent) else ".", "--out")
     device = pick_device(args.device or "auto")
     G, cfg = load_generator(source, device)
     raw = out.suffix.lower() == ".npy"
-    images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate, raw=raw,
-                            progress=not args.no_progress and args.n > 1000)
+    if args.rejection is not None:
+        from bertgan.gan.rejection import rejection_sample
+        from bertgan.gan.trainer import load_discriminator
+
+        images, info = rejection_sample(G, load_discriminator(source, device), cfg.latent_dim, cfg.prior, args.n,
+                                        args.seed, device, args.rejection)
+        print(f"rejection sampling kept {100 * info['acceptance']:.1f}% of {info['drawn']} samples drawn")
+        images = images if raw or cfg.arch == "toy" else to_uint8(images)
+        nrow = math.ceil(math.sqrt(args.n))
+    else:
+        images, nrow = generate(G, cfg, args.n, args.seed, device, interpolate=args.interpolate, raw=raw,
+                                progress=not args.no_progress and args.n > 1000)
     if raw:
         import numpy as np
 
@@ -413,14 +435,18 @@ def cmd_evaluate(args) -> int:
     from bertgan.gan.evaluate import evaluate_run
 
     result = evaluate_run(args.run, args.metrics, args.n, args.data_dir, args.device or "auto", args.seed,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, rejection=args.rejection)
     print(format_eval(result))
-    print(f"written: {Path(args.run) / 'eval.json'}")
+    print(f"written: {Path(args.run) / ('eval.json' if args.rejection is None else 'eval_drs.json')}")
     return 0
 
 
 def format_eval(r: dict) -> str:
     lines = [f"{r['dataset']}, n = {r['n']}"]
+    if "rejection" in r:
+        j = r["rejection"]
+        lines.append(f"  samples     kept by D's rejection sampling (percentile {j['percentile']:g}): "
+                     f"{100 * j['acceptance']:.1f}% of {j['drawn']} drawn")
     for key in ("fid", "domain-fid"):
         if key in r:
             lines.append(f"  {key:11s} {r[key]['value']:.3f}   (floor, real vs real: {r[key]['floor']:.3f})")

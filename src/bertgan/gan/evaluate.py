@@ -225,8 +225,9 @@ def _subset(data: ImageData, n: int, seed: int) -> ImageData:
 
 def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = None, data_dir=None,
                  device: str = "auto", seed: int = 0, progress: bool = True,
-                 log: Callable[[str], None] = print) -> dict:
-    """Measure the run's G; writes RUN/eval.json and plots, returns the figures."""
+                 log: Callable[[str], None] = print, rejection: float | None = None) -> dict:
+    """Measure the run's G; writes RUN/eval.json and plots, returns the figures. With ``rejection`` (a percentile,
+    gan/rejection.py) the samples are those D keeps, and the files are eval_drs.json, eval_drs_*.png."""
     from bertgan.gan.trainer import load_generator, load_run_config
     from bertgan.train.runtime import pick_device
 
@@ -248,7 +249,17 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
     if train.labels is not None and cfg.conditional:
         counts = np.bincount(train.labels.numpy(), minlength=getattr(G, "n_classes", 0))
         class_probs = counts / counts.sum()
-    fake = generate_samples(G, cfg, n, seed, dev, class_probs)
+    stem = run / ("eval" if rejection is None else "eval_drs")
+    if rejection is None:
+        fake = generate_samples(G, cfg, n, seed, dev, class_probs)
+    else:
+        from bertgan.gan.rejection import rejection_sample
+        from bertgan.gan.trainer import load_discriminator
+        from bertgan.report.plots import to_uint8
+
+        fake, result["rejection"] = rejection_sample(G, load_discriminator(run, dev), cfg.latent_dim, cfg.prior, n,
+                                                     seed, dev, rejection)
+        fake = fake if cfg.arch == "toy" else to_uint8(fake)
 
     if cfg.dataset in POINT_DATASETS:
         from bertgan.data.points import mixture
@@ -258,10 +269,10 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         centers, std = mixture(cfg.dataset)
         score = gaussian_mixture_score(fake.numpy(), centers, std)
         result["modes"] = score
-        plot_points(run / "eval_points.png", fake.numpy(), train.images[:n].numpy(),
+        plot_points(stem.with_name(stem.name + "_points.png"), fake.numpy(), train.images[:n].numpy(),
                     f"{cfg.dataset}: {score['modes_covered']}/{score['n_modes']} modes, "
                     f"{100 * score['high_quality']:.1f}% high quality, reverse KL {score['reverse_kl']:.3f}", centers)
-        return _finish(run, result, t0)
+        return _finish(stem, result, t0)
 
     test = None
     if not cfg.dataset.startswith("folder:"):
@@ -330,7 +341,7 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
             result["domain-fid"] = {"value": fid(d_fake, d_ref), "floor": fid(d_a, d_ref), "n": n,
                                     "network": f"bertgan's {clf_dataset} classifier, 128-d penultimate layer"}
         if "modes" in names:
-            result["modes"] = _modes(cfg.dataset, lab_fake, train, run, info)
+            result["modes"] = _modes(cfg.dataset, lab_fake, train, stem, info)
             # What a perfect G would score, given the classifier's own errors on real images it never saw.
             floor = _modes(cfg.dataset, lab_ref, train, None, info)
             result["modes"]["floor"] = {k: floor[k] for k in ("modes_covered", "kl") if k in floor}
@@ -350,27 +361,28 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
                             "feature_space": space, "n": n}
     from bertgan.report.plots import save_grid
 
-    save_grid(run / "eval_samples.png", fake[:64])
-    return _finish(run, result, t0)
+    save_grid(stem.with_name(stem.name + "_samples.png"), fake[:64])
+    return _finish(stem, result, t0)
 
 
-def _modes(dataset: str, lab_fake: np.ndarray, train: ImageData, run: Path | None, info: dict) -> dict:
-    """Mode coverage of classifier labels; with ``run``, also its histogram plot."""
+def _modes(dataset: str, lab_fake: np.ndarray, train: ImageData, stem: Path | None, info: dict) -> dict:
+    """Mode coverage of classifier labels; with ``stem`` (RUN/eval), also its histogram plot STEM_modes.png."""
     from bertgan.metrics.modes import mode_coverage, stacked_mnist_score
 
     if dataset == "stacked-mnist":
         score = stacked_mnist_score(lab_fake)
-        if run is None:
+        if stem is None:
             return score
-        _plot_histogram(run / "eval_modes.png", np.asarray(score["histogram"]), np.full(1000, 1 / 1000), None,
+        _plot_histogram(stem.with_name(stem.name + "_modes.png"), np.asarray(score["histogram"]),
+                        np.full(1000, 1 / 1000), None,
                         f"Stacked MNIST: {score['modes_covered']}/1000 modes, KL {score['kl']:.3f}")
         return score
     score = mode_coverage(lab_fake[:, 0], train.labels.numpy(), len(train.class_names))
-    if run is None:
+    if stem is None:
         return score
     real = np.asarray(score["real_histogram"], dtype=np.float64)
-    _plot_histogram(run / "eval_modes.png", np.asarray(score["histogram"]), real / real.sum(), train.class_names,
-                    f"{dataset}: {score['modes_covered']}/{score['n_modes']} classes covered, "
+    _plot_histogram(stem.with_name(stem.name + "_modes.png"), np.asarray(score["histogram"]), real / real.sum(),
+                    train.class_names, f"{dataset}: {score['modes_covered']}/{score['n_modes']} classes covered, "
                     f"KL(gen‖real) {score['kl']:.4f} (classifier test acc. {info['test_accuracy']:.3f})")
     score["class_names"] = list(train.class_names)
     return score
@@ -382,7 +394,7 @@ def _plot_histogram(path: Path, counts: np.ndarray, real_share: np.ndarray, name
     return plot_class_histogram(path, counts / max(counts.sum(), 1), real_share, names, title)
 
 
-def _finish(run: Path, result: dict, t0: float) -> dict:
+def _finish(stem: Path, result: dict, t0: float) -> dict:
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(run / "eval.json", result)
+    write_json(stem.with_suffix(".json"), result)
     return result

@@ -468,6 +468,21 @@ def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.
     return G.to(device).eval(), cfg
 
 
+def load_discriminator(run_dir: str | Path, device: torch.device) -> torch.nn.Module:
+    """A run's D (for rejection sampling); only a training run's checkpoint has one — a shipped or exported
+    generator is G alone."""
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: no {CHECKPOINT}, so no discriminator — rejection sampling needs the D of a "
+                         f"training run ('bertgan gan train --out DIR'); exported and shipped generators are G only")
+    ckpt = load_checkpoint(path)
+    _, D = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
+    restore_module(D, ckpt, "D", str(path))
+    return D.to(device).eval()
+
+
 def export_generator(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
     """G alone (its EMA weights where kept), in ``dtype``, with the run's config.json: a folder that
     ``load_generator`` (and ``bertgan gan sample --run``) reads like the run itself, at a fraction of the size."""
