@@ -99,6 +99,7 @@ def test_evaluate_and_sample_with_rejection_cli(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--pretrained", "mnist", "--rejection", "80"], "--rejection needs a training run's D"),
     (["--run", "RUN", "--rejection", "80", "--interpolate"], "without --interpolate"),
+    (["--run", "RUN", "--rejection", "100", "--dry-run"], "--rejection 100: the percentile"),
 ])
 def test_sample_rejection_bad_input(argv, message, tmp_path, capsys):
     argv = [a.replace("RUN", str(tmp_path)) for a in argv]

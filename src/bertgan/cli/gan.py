@@ -196,7 +196,8 @@ folders: fid,kid,pr,dc.
 
 examples:
   bertgan gan evaluate --run runs/fashion --metrics fid,kid,modes -n 2000
-  bertgan gan evaluate --run runs/grid"""
+  bertgan gan evaluate --run runs/grid
+  bertgan gan evaluate --run runs/grid --rejection 95    # the samples D keeps (eval_drs.json)"""
 
 _DEMO_HELP = """\
 The GAN lecture: "on Fashion-MNIST only a few of the 10 clothing classes get generated". Trains the plain minimax GAN
@@ -315,6 +316,10 @@ def cmd_sample(args) -> int:
     if args.rejection is not None and (args.pretrained or args.interpolate):
         raise UsageError("--rejection needs a training run's D: use it with --run RUN (a shipped generator is G "
                          "only) and without --interpolate (rejection drops samples, a walk needs every frame)")
+    if args.rejection is not None:
+        from bertgan.gan.rejection import check_percentile
+
+        check_percentile(args.rejection)
     source = pretrained_path(args.pretrained) if args.pretrained else Path(args.run)
     cfg = load_run_config(source)
     if args.dry_run:
@@ -428,9 +433,14 @@ def cmd_evaluate(args) -> int:
 
     cfg = load_run_config(args.run)
     names = parse_metrics(args.metrics, cfg.dataset)
+    if args.rejection is not None:
+        from bertgan.gan.rejection import check_percentile
+
+        check_percentile(args.rejection)
     if args.dry_run:
         n = args.n or DEFAULT_N.get(cfg.dataset, 10_000)
-        print(f"would measure {','.join(names)} on {n} samples from {args.run} ({cfg.dataset})")
+        how = f" kept by D's rejection sampling at percentile {args.rejection}" if args.rejection is not None else ""
+        print(f"would measure {','.join(names)} on {n} samples{how} from {args.run} ({cfg.dataset})")
         return 0
     from bertgan.gan.evaluate import evaluate_run
 

@@ -42,6 +42,12 @@ def acceptance(logits: torch.Tensor, log_m: float, gamma: float = 0.0, eps: floa
     return torch.sigmoid(drs_score(logits, log_m, gamma, eps))
 
 
+def check_percentile(percentile: float) -> None:
+    if not 0.0 <= percentile < 100.0:
+        raise UsageError(f"--rejection {percentile:g}: the percentile of F that sets γ must be in [0, 100), "
+                         "e.g. 80")
+
+
 @torch.no_grad()
 def rejection_sample(G: torch.nn.Module, D: torch.nn.Module, latent_dim: int, prior: str, n: int, seed: int,
                      device: torch.device, percentile: float = 80.0, burn_in: int = 10_000, batch: int = 1000,
@@ -52,9 +58,7 @@ def rejection_sample(G: torch.nn.Module, D: torch.nn.Module, latent_dim: int, pr
     a clear message after ``max_draws`` batches — a D that rejects everything (a collapsed game)."""
     from bertgan.gan.models import sample_prior
 
-    if not 0.0 <= percentile < 100.0:
-        raise UsageError(f"--rejection {percentile}: the percentile of F that sets γ must be in [0, 100), "
-                         "e.g. 80")
+    check_percentile(percentile)
     if getattr(G, "n_classes", 0) or getattr(G, "cond_dim", 0):
         raise UsageError("rejection sampling draws from an unconditional G; this run's G is conditional")
     pack = getattr(D, "pack", 1)
