@@ -313,12 +313,12 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out {out}: must be a .png file (a grid) or a .npy file (the raw samples)")
-    if args.rejection is not None and (args.pretrained or args.interpolate):
-        raise UsageError("--rejection needs a training run's D: use it with --run RUN (a shipped generator is G "
-                         "only) and without --interpolate (rejection drops samples, a walk needs every frame)")
     if args.rejection is not None:
         from bertgan.gan.rejection import check_percentile
 
+        if args.pretrained or args.interpolate:
+            raise UsageError("--rejection needs a training run's D: use it with --run RUN (a shipped generator is "
+                             "G only) and without --interpolate (rejection drops samples, a walk needs every frame)")
         check_percentile(args.rejection)
     source = pretrained_path(args.pretrained) if args.pretrained else Path(args.run)
     cfg = load_run_config(source)
