@@ -9,8 +9,8 @@ ones appear) and accepts with probability σ(F(x)), where
 
     F(x) = d − log(1 − exp(d − ε)) − γ,    d = logit(x) − log M,
 
-which is exp(d) where exp(d) is small and approaches 1 near the largest logit; the shift γ (here the given
-percentile of F over a burn-in set) trades the acceptance rate for sharper samples. Where G already matches the
+which with γ = 0 is exactly exp(d), the rule above; the shift γ (here the given percentile of F over a burn-in
+set) trades the acceptance rate for sharper samples. Where G already matches the
 data, D's logits are flat and nearly everything is accepted; G's samples between the modes of a mixture — where
 p_g > 0 and p_data ≈ 0 — have low logits and are rejected.
 
