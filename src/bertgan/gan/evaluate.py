@@ -269,7 +269,7 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
         centers, std = mixture(cfg.dataset)
         score = gaussian_mixture_score(fake.numpy(), centers, std)
         result["modes"] = score
-        plot_points(stem.with_name(stem.name + "_points.png"), fake.numpy(), train.images[:n].numpy(),
+        plot_points(Path(f"{stem}_points.png"), fake.numpy(), train.images[:n].numpy(),
                     f"{cfg.dataset}: {score['modes_covered']}/{score['n_modes']} modes, "
                     f"{100 * score['high_quality']:.1f}% high quality, reverse KL {score['reverse_kl']:.3f}", centers)
         return _finish(stem, result, t0)
@@ -361,7 +361,7 @@ def evaluate_run(run: str | Path, metrics: str | None = None, n: int | None = No
                             "feature_space": space, "n": n}
     from bertgan.report.plots import save_grid
 
-    save_grid(stem.with_name(stem.name + "_samples.png"), fake[:64])
+    save_grid(Path(f"{stem}_samples.png"), fake[:64])
     return _finish(stem, result, t0)
 
 
@@ -373,15 +373,14 @@ def _modes(dataset: str, lab_fake: np.ndarray, train: ImageData, stem: Path | No
         score = stacked_mnist_score(lab_fake)
         if stem is None:
             return score
-        _plot_histogram(stem.with_name(stem.name + "_modes.png"), np.asarray(score["histogram"]),
-                        np.full(1000, 1 / 1000), None,
+        _plot_histogram(Path(f"{stem}_modes.png"), np.asarray(score["histogram"]), np.full(1000, 1 / 1000), None,
                         f"Stacked MNIST: {score['modes_covered']}/1000 modes, KL {score['kl']:.3f}")
         return score
     score = mode_coverage(lab_fake[:, 0], train.labels.numpy(), len(train.class_names))
     if stem is None:
         return score
     real = np.asarray(score["real_histogram"], dtype=np.float64)
-    _plot_histogram(stem.with_name(stem.name + "_modes.png"), np.asarray(score["histogram"]), real / real.sum(),
+    _plot_histogram(Path(f"{stem}_modes.png"), np.asarray(score["histogram"]), real / real.sum(),
                     train.class_names, f"{dataset}: {score['modes_covered']}/{score['n_modes']} classes covered, "
                     f"KL(gen‖real) {score['kl']:.4f} (classifier test acc. {info['test_accuracy']:.3f})")
     score["class_names"] = list(train.class_names)
@@ -396,5 +395,5 @@ def _plot_histogram(path: Path, counts: np.ndarray, real_share: np.ndarray, name
 
 def _finish(stem: Path, result: dict, t0: float) -> dict:
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(stem.with_suffix(".json"), result)
+    write_json(Path(f"{stem}.json"), result)
     return result
