@@ -450,6 +450,18 @@ def pretrained_path(name: str) -> Path:
     return found[name]
 
 
+def _restore_part(cfg: GANConfig, path: Path, part: str, device: torch.device) -> torch.nn.Module:
+    """G (its EMA weights where the file has them) or D of a run, built from its config and restored from path."""
+    ckpt = load_checkpoint(path)
+    G, D = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
+    if part == "D":
+        module, name = D, "D"
+    else:
+        module, name = G, "G_ema" if any(k.startswith("G_ema.") for k in ckpt.tensors) else "G"
+    restore_module(module, ckpt, name, str(path))  # fp16 tensors of an exported G are widened to G's fp32
+    return module.to(device).eval()
+
+
 def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, GANConfig]:
     """A run's G for sampling — its EMA weights where the run kept them. Also reads a folder written by
     ``export_generator`` (a shipped generator): config.json and generator.safetensors, the same tensors."""
@@ -461,11 +473,7 @@ def load_generator(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.
     if not path.is_file():
         raise UsageError(f"{path}: no such file — {run_dir} holds no trained generator; train one with "
                          f"'bertgan gan train --out {run_dir}'")
-    ckpt = load_checkpoint(path)
-    G, _ = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
-    name = "G_ema" if any(k.startswith("G_ema.") for k in ckpt.tensors) else "G"
-    restore_module(G, ckpt, name, str(path))  # fp16 tensors of an exported G are widened to G's fp32
-    return G.to(device).eval(), cfg
+    return _restore_part(cfg, path, "G", device), cfg
 
 
 def load_discriminator(run_dir: str | Path, device: torch.device) -> torch.nn.Module:
@@ -477,10 +485,7 @@ def load_discriminator(run_dir: str | Path, device: torch.device) -> torch.nn.Mo
     if not path.is_file():
         raise UsageError(f"{run_dir}: no {CHECKPOINT}, so no discriminator — rejection sampling needs the D of a "
                          f"training run ('bertgan gan train --out DIR'); exported and shipped generators are G only")
-    ckpt = load_checkpoint(path)
-    _, D = build_run_models(cfg, int(ckpt.meta.get("n_classes", 0)))
-    restore_module(D, ckpt, "D", str(path))
-    return D.to(device).eval()
+    return _restore_part(cfg, path, "D", device)
 
 
 def export_generator(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
