@@ -4,6 +4,7 @@
     python benchmarks/korean_tasks.py --models ko-mini,scratch --tasks nsmc --out runs/ko-tasks   # a subset
     python benchmarks/korean_tasks.py --lr 2e-4 --out runs/ko-tasks-lr2e-4   # another learning rate, for all
     python benchmarks/korean_tasks.py --lr 2e-4 --epochs 20 --tasks pos --out runs/ko-tasks-pos20   # longer
+    python benchmarks/korean_tasks.py --select --lr 3e-4 --tasks nsmc --out runs/ko-sel-3e-4   # choose settings
 
 Tasks (data in ../shared/data; splits made here, deterministically, into OUT/data):
   nsmc  NSMC-derived sentiment, 30,000 train / 10,000 test reviews — accuracy
@@ -14,8 +15,10 @@ Models: ko-mini (the packaged Korean BERT), minilm (the packaged English all-Min
 size and vocabulary, random weights): the same fine-tuning settings and steps for all. NSMC also gets TF-IDF
 (word 1–2-grams and character 1–3-grams) + logistic regression (scikit-learn).
 
-Each figure is the test metric after the last epoch (no model selection on the test split). Results go to
-OUT/results.json and a markdown table to stdout.
+Each figure is the test metric after the last epoch (no model selection on the test split). Settings (--lr,
+--epochs) are chosen with --select, which never reads the test split: each task's training split is cut 4/5 : 1/5
+(seed 0; NLI by premise) and the held-out fifth stands in for the test file. Results go to OUT/results.json and a
+markdown table to stdout.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ TASKS = {
 MODELS = ("ko-mini", "minilm", "scratch")
 
 
-def make_splits(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
-    """The train / test file of every task, written into ``out`` (the shared files are only read)."""
+def make_splits(data: Path, out: Path, select: bool = False) -> dict[str, tuple[Path, Path]]:
+    """The train / test file of every task, written into ``out`` (the shared files are only read). ``select``: the
+    train / held-out files for choosing settings instead, cut from each training split alone (see select_splits)."""
     out.mkdir(parents=True, exist_ok=True)
     splits = {"nsmc": (data / "nsmc-raw-derived" / "ratings_train_30k.txt",
                        data / "nsmc-raw-derived" / "ratings_test_10k.txt"),
@@ -68,7 +72,41 @@ def make_splits(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
         (out / name).write_text("".join(json.dumps({k: p[k] for k in ("premise", "hypothesis", "gold_label")},
                                                    ensure_ascii=False) + "\n" for p in part), encoding="utf-8")
     splits["nli"] = (out / "nli-train.jsonl", out / "nli-test.jsonl")
-    return splits
+    return select_splits(splits, out) if select else splits
+
+
+def select_splits(splits: dict[str, tuple[Path, Path]], out: Path) -> dict[str, tuple[Path, Path]]:
+    """Each task's training file cut 4/5 : 1/5 (seed 0) into ``out/select-*``; the test files are never read.
+    The records cut are TSV rows (NSMC, under its header), JSON lines (NLI, by premise, as the test split is) and
+    blank-line-separated sentences (NER and UPOS, after any header blocks of '##' lines)."""
+    cut = {}
+    for task, (train, _test) in splits.items():
+        text = train.read_text(encoding="utf-8")
+        if task == "nsmc":
+            header, *rows = (line.rstrip("\n") + "\n" for line in text.splitlines())
+            random.Random(0).shuffle(rows)
+            k = len(rows) * 4 // 5
+            parts, sep = ([header, *rows[:k]], [header, *rows[k:]]), ""
+        elif task == "nli":
+            pairs = text.splitlines(keepends=True)
+            premises = sorted({json.loads(line)["premise"] for line in pairs})
+            random.Random(0).shuffle(premises)
+            held_out = set(premises[len(premises) * 4 // 5:])
+            parts = tuple([line for line in pairs if (json.loads(line)["premise"] in held_out) == side]
+                          for side in (False, True))
+            sep = ""
+        else:
+            blocks = [b for b in text.strip("\n").split("\n\n") if b.strip()]
+            header = [b for b in blocks if all(line.startswith("##") for line in b.splitlines())]
+            sentences = [b for b in blocks if b not in header]
+            random.Random(0).shuffle(sentences)
+            k = len(sentences) * 4 // 5
+            parts, sep = (header + sentences[:k], header + sentences[k:]), "\n\n"
+        files = tuple(out / f"select-{name}-{train.name}" for name in ("train", "heldout"))
+        for f, part in zip(files, parts):
+            f.write_text(sep.join(part) + ("\n" if sep else ""), encoding="utf-8")
+        cut[task] = files
+    return cut
 
 
 def scratch_model(like: str, out: Path) -> Path:
@@ -146,12 +184,15 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="fine-tuning epochs for every task and model (default: each task's in TASKS); a new --out "
                         "per value, as for --lr")
+    p.add_argument("--select", action="store_true",
+                   help="choose settings without the test split: train on 4/5 of each training split and report "
+                        "the held-out fifth (a new --out, as for --lr)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
     if a.epochs is not None and a.epochs < 1:
         p.error(f"--epochs {a.epochs}: must be at least 1")
     out = Path(a.out)
-    splits = make_splits(Path(a.data_dir), out / "data")
+    splits = make_splits(Path(a.data_dir), out / "data", select=a.select)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for task in a.tasks.split(","):
