@@ -49,11 +49,7 @@ def make_splits(data: Path, out: Path, select: bool = False) -> dict[str, tuple[
                        data / "nsmc-raw-derived" / "ratings_test_10k.txt"),
               "pos": (data / "ud-korean-gsd" / "ko_gsd-ud-dev.conllu",
                       data / "ud-korean-gsd" / "ko_gsd-ud-test.conllu")}
-    # KLUE NER: '##' header lines, then sentences separated by blank lines, each with its own '##' comment lines.
-    text = (data / "klue" / "klue-ner-v1.1_dev.tsv").read_text(encoding="utf-8")
-    blocks = [b for b in text.strip("\n").split("\n\n") if b.strip()]
-    header = [b for b in blocks if all(line.startswith("##") for line in b.splitlines())]
-    sentences = [b for b in blocks if b not in header]
+    header, sentences = sentence_blocks((data / "klue" / "klue-ner-v1.1_dev.tsv").read_text(encoding="utf-8"))
     random.Random(0).shuffle(sentences)
     for name, part in (("ner-train.tsv", sentences[:4000]), ("ner-test.tsv", sentences[4000:])):
         (out / name).write_text("\n\n".join(header + part) + "\n", encoding="utf-8")
@@ -62,17 +58,33 @@ def make_splits(data: Path, out: Path, select: bool = False) -> dict[str, tuple[
     # most test premises sit in training with the *other* two labels, and a model that memorises premises scores
     # below chance (docs/models/ko-mini.md has the figures).
     pairs = json.loads((data / "klue" / "klue-nli-v1.1_dev.json").read_text(encoding="utf-8"))
+    train_pairs, test_pairs = premise_split(pairs)
+    random.Random(0).shuffle(train_pairs)
+    for name, part in (("nli-train.jsonl", train_pairs), ("nli-test.jsonl", test_pairs)):
+        (out / name).write_text(jsonl(part), encoding="utf-8")
+    splits["nli"] = (out / "nli-train.jsonl", out / "nli-test.jsonl")
+    return select_splits(splits, out) if select else splits
+
+
+def sentence_blocks(text: str) -> tuple[list[str], list[str]]:
+    """KLUE NER and CoNLL-U: sentences separated by blank lines (KLUE NER's first blocks are '##' header lines,
+    kept apart so that every split file starts with them)."""
+    blocks = [b for b in text.strip("\n").split("\n\n") if b.strip()]
+    header = [b for b in blocks if all(line.startswith("##") for line in b.splitlines())]
+    return header, [b for b in blocks if b not in header]
+
+
+def premise_split(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """4/5 : 1/5 of the premises (seed 0) with all their pairs."""
     premises = sorted({p["premise"] for p in pairs})
     random.Random(0).shuffle(premises)
     held_out = set(premises[len(premises) * 4 // 5:])
-    train_pairs = [p for p in pairs if p["premise"] not in held_out]
-    test_pairs = [p for p in pairs if p["premise"] in held_out]
-    random.Random(0).shuffle(train_pairs)
-    for name, part in (("nli-train.jsonl", train_pairs), ("nli-test.jsonl", test_pairs)):
-        (out / name).write_text("".join(json.dumps({k: p[k] for k in ("premise", "hypothesis", "gold_label")},
-                                                   ensure_ascii=False) + "\n" for p in part), encoding="utf-8")
-    splits["nli"] = (out / "nli-train.jsonl", out / "nli-test.jsonl")
-    return select_splits(splits, out) if select else splits
+    return [p for p in pairs if p["premise"] not in held_out], [p for p in pairs if p["premise"] in held_out]
+
+
+def jsonl(pairs: list[dict]) -> str:
+    return "".join(json.dumps({k: p[k] for k in ("premise", "hypothesis", "gold_label")}, ensure_ascii=False) + "\n"
+                   for p in pairs)
 
 
 def select_splits(splits: dict[str, tuple[Path, Path]], out: Path) -> dict[str, tuple[Path, Path]]:
@@ -83,28 +95,22 @@ def select_splits(splits: dict[str, tuple[Path, Path]], out: Path) -> dict[str, 
     for task, (train, _test) in splits.items():
         text = train.read_text(encoding="utf-8")
         if task == "nsmc":
-            header, *rows = (line.rstrip("\n") + "\n" for line in text.splitlines())
+            # split("\n"), not splitlines(): a review may hold U+2028 or U+0085, which are not row ends in a TSV
+            header, *rows = (line + "\n" for line in text.rstrip("\n").split("\n"))
             random.Random(0).shuffle(rows)
             k = len(rows) * 4 // 5
-            parts, sep = ([header, *rows[:k]], [header, *rows[k:]]), ""
+            parts = ("".join([header, *rows[:k]]), "".join([header, *rows[k:]]))
         elif task == "nli":
-            pairs = text.splitlines(keepends=True)
-            premises = sorted({json.loads(line)["premise"] for line in pairs})
-            random.Random(0).shuffle(premises)
-            held_out = set(premises[len(premises) * 4 // 5:])
-            parts = tuple([line for line in pairs if (json.loads(line)["premise"] in held_out) == side]
-                          for side in (False, True))
-            sep = ""
+            pairs = [json.loads(line) for line in text.rstrip("\n").split("\n")]
+            parts = tuple(jsonl(part) for part in premise_split(pairs))
         else:
-            blocks = [b for b in text.strip("\n").split("\n\n") if b.strip()]
-            header = [b for b in blocks if all(line.startswith("##") for line in b.splitlines())]
-            sentences = [b for b in blocks if b not in header]
+            header, sentences = sentence_blocks(text)
             random.Random(0).shuffle(sentences)
             k = len(sentences) * 4 // 5
-            parts, sep = (header + sentences[:k], header + sentences[k:]), "\n\n"
+            parts = tuple("\n\n".join(header + part) + "\n" for part in (sentences[:k], sentences[k:]))
         files = tuple(out / f"select-{name}-{train.name}" for name in ("train", "heldout"))
         for f, part in zip(files, parts):
-            f.write_text(sep.join(part) + ("\n" if sep else ""), encoding="utf-8")
+            f.write_text(part, encoding="utf-8")
         cut[task] = files
     return cut
 
