@@ -74,11 +74,17 @@ def sentence_blocks(text: str) -> tuple[list[str], list[str]]:
     return header, [b for b in blocks if b not in header]
 
 
+def four_fifths(items: list) -> tuple[list, list]:
+    """``items`` shuffled (seed 0) and cut 4/5 : 1/5."""
+    items = list(items)
+    random.Random(0).shuffle(items)
+    k = len(items) * 4 // 5
+    return items[:k], items[k:]
+
+
 def premise_split(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
     """4/5 : 1/5 of the premises (seed 0) with all their pairs."""
-    premises = sorted({p["premise"] for p in pairs})
-    random.Random(0).shuffle(premises)
-    held_out = set(premises[len(premises) * 4 // 5:])
+    held_out = set(four_fifths(sorted({p["premise"] for p in pairs}))[1])
     return [p for p in pairs if p["premise"] not in held_out], [p for p in pairs if p["premise"] in held_out]
 
 
@@ -97,17 +103,13 @@ def select_splits(splits: dict[str, tuple[Path, Path]], out: Path) -> dict[str, 
         if task == "nsmc":
             # split("\n"), not splitlines(): a review may hold U+2028 or U+0085, which are not row ends in a TSV
             header, *rows = (line + "\n" for line in text.rstrip("\n").split("\n"))
-            random.Random(0).shuffle(rows)
-            k = len(rows) * 4 // 5
-            parts = ("".join([header, *rows[:k]]), "".join([header, *rows[k:]]))
+            parts = tuple("".join([header, *part]) for part in four_fifths(rows))
         elif task == "nli":
             pairs = [json.loads(line) for line in text.rstrip("\n").split("\n")]
             parts = tuple(jsonl(part) for part in premise_split(pairs))
         else:
             header, sentences = sentence_blocks(text)
-            random.Random(0).shuffle(sentences)
-            k = len(sentences) * 4 // 5
-            parts = tuple("\n\n".join(header + part) + "\n" for part in (sentences[:k], sentences[k:]))
+            parts = tuple("\n\n".join(header + part) + "\n" for part in four_fifths(sentences))
         files = tuple(out / f"select-{name}-{train.name}" for name in ("train", "heldout"))
         for f, part in zip(files, parts):
             f.write_text(part, encoding="utf-8")

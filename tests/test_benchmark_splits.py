@@ -36,7 +36,7 @@ def test_klue_splits_share_no_premise_and_no_sentence(shared_file, tmp_path):
 
 
 def test_select_splits_cut_training_only(shared_file, tmp_path):
-    """--select chooses settings on a fifth of each training split: nothing of a test split is read or written."""
+    """--select chooses settings on a fifth of each training split: nothing of a test split is in the files it cuts."""
     for name in ("klue/klue-nli-v1.1_dev.json", "klue/klue-ner-v1.1_dev.tsv", "ud-korean-gsd/ko_gsd-ud-dev.conllu",
                  "nsmc-raw-derived/ratings_train_30k.txt", "nsmc-raw-derived/ratings_test_10k.txt"):
         shared_file(name)
