@@ -107,11 +107,11 @@ PRESETS: dict[str, dict] = {
                           max_steps=8_000, checkpoint_every=500),
     # Stacked MNIST (1,000 modes): of four recipes on Radford et al.'s DCGAN at width 32, 10,000 steps of 64 each
     # (non-saturating, + EMA, + PacGAN2, hinge + spectral norm; docs/gan.md), the hinge loss with spectral norm on
-    # D covered the most modes; twice as long it covers all 1,000 and cuts KL by two thirds: 20,000 steps
-    # (21 epochs), ≈ 17 minutes on one thread with bf16 units.
+    # D covered the most modes; 20,000 steps cover all 1,000 and cut KL by two thirds, 60,000 (64 epochs, ≈ 37
+    # minutes on one thread with bf16 units) cut it by a third again.
     "stacked-mnist": dict(arch="dcgan", dataset="stacked-mnist", width=32, loss="hinge", spectral_norm=True,
                           lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64, lr_decay=True,
-                          max_steps=20_000, checkpoint_every=2_000),
+                          max_steps=60_000, checkpoint_every=2_000),
     # The embedded 8×8 digits (what `bertgan demo` trains): a small fully connected GAN that draws recognisable
     # digits in well under a minute on two CPU cores.
     "digits": dict(arch="mlp", dataset="digits", width=16, batch_size=64, epochs=150, lr_g=1e-3, lr_d=1e-3,
