@@ -157,12 +157,12 @@ def tfidf_nsmc(train: Path, test: Path) -> dict:
 
 
 def run(task: str, model: str, splits, out: Path, seed: int, progress: bool, lr: float | None = None,
-        epochs: int | None = None) -> dict:
+        epochs: int | None = None, max_seq_length: int | None = None) -> dict:
     from bertgan.bert.config import FinetuneConfig
     from bertgan.bert.finetune import finetune
 
     kind, task_epochs, seq, task_lr, extra = TASKS[task]
-    lr, epochs = lr or task_lr, epochs or task_epochs
+    lr, epochs, seq = lr or task_lr, epochs or task_epochs, max_seq_length or seq
     train, test = splits[task]
     folder = out / f"{task}-{model}"
     metrics_file = folder / "metrics.jsonl"
@@ -176,7 +176,8 @@ def run(task: str, model: str, splits, out: Path, seed: int, progress: bool, lr:
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     last = [r for r in rows if any(k.startswith("eval_") for k in r)][-1]
     return {k[len("eval_"):]: v for k, v in last.items() if k.startswith("eval_")} | {
-        "step": last["step"], "lr": lr, "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1)}
+        "step": last["step"], "lr": lr, "epochs": epochs, "max_seq_length": seq,
+        "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> None:
@@ -192,11 +193,15 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="fine-tuning epochs for every task and model (default: each task's in TASKS); a new --out "
                         "per value, as for --lr")
+    p.add_argument("--max-seq-length", type=int, default=None,
+                   help="pieces per example for every task (default: each task's in TASKS); a new --out per value")
     p.add_argument("--select", action="store_true",
                    help="choose settings without the test split: train on 4/5 of each training split and report "
                         "the held-out fifth (a new --out, as for --lr)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
+    if a.max_seq_length is not None and not 8 <= a.max_seq_length <= 512:
+        p.error(f"--max-seq-length {a.max_seq_length}: must be 8 to 512 (the position table holds 512)")
     if a.epochs is not None and a.epochs < 1:
         p.error(f"--epochs {a.epochs}: must be at least 1")
     out = Path(a.out)
@@ -208,7 +213,7 @@ def main() -> None:
             results.setdefault("nsmc", {})["tfidf"] = tfidf_nsmc(*splits["nsmc"])
         for model in a.models.split(","):
             results.setdefault(task, {})[model] = run(task, model, splits, out, a.seed, not a.no_progress, a.lr,
-                                                    a.epochs)
+                                                    a.epochs, a.max_seq_length)
             results_path.write_text(json.dumps(results, indent=2))
     main_metric = {"nsmc": "accuracy", "ner": "f1", "nli": "accuracy", "pos": "token_accuracy"}
     print("| task | " + " | ".join(MODELS) + " | TF-IDF + LR |\n|---|" + "---|" * (len(MODELS) + 1))
