@@ -17,15 +17,14 @@ import numpy as np
 import torch
 
 
-def probabilities(classifier, images: torch.Tensor, batch: int = 1000) -> np.ndarray:
-    """Softmax class probabilities (N, 10) of one-channel uint8 images (N, 1, H, W)."""
-    from bertgan.gan.evaluate import to_unit
+def probabilities(classifier, images: torch.Tensor) -> np.ndarray:
+    """Softmax class probabilities (N, 10) of one-channel uint8 images (N, 1, H, W), from the features
+    `gan evaluate` reads them by."""
+    from bertgan.gan.evaluate import classify
 
-    out = []
+    _, features = classify(classifier, images)
     with torch.no_grad():
-        for i in range(0, len(images), batch):
-            out.append(torch.softmax(classifier.out(classifier.features(to_unit(images[i:i + batch]))), 1))
-    return torch.cat(out).numpy()
+        return torch.softmax(classifier.out(torch.as_tensor(features, dtype=torch.float32)), 1).numpy()
 
 
 def report(name: str, p: np.ndarray) -> None:
