@@ -68,9 +68,11 @@ class GANConfig:
         return from_dict(cls, d, source)
 
 
-# What the full-length 2-D presets share (their comment in PRESETS says why).
-_POINTS = dict(arch="toy", latent_dim=2, lr_g=5e-4, lr_d=5e-4, beta1=0.8, batch_size=100, lr_decay=True,
-               max_steps=30_000, checkpoint_every=5_000, precision="fp32")
+# PacGAN's 2-D setting, which every 2-D preset keeps: their networks, z ∈ R², Adam β1 = 0.8, batch 100, fp32 — as
+# their code; bf16 spaces numbers in [2, 4) 0.0156 apart, a third of the grid's σ and most of the ring's.
+_PACGAN_2D = dict(arch="toy", latent_dim=2, beta1=0.8, batch_size=100, precision="fp32")
+# What the full-length 2-D presets add (their comment in PRESETS says why).
+_POINTS = dict(_PACGAN_2D, lr_g=5e-4, lr_d=5e-4, lr_decay=True, max_steps=30_000, checkpoint_every=5_000)
 
 # One table. Each entry is a full recipe for one architecture as its source publishes it.
 PRESETS: dict[str, dict] = {
@@ -117,10 +119,8 @@ PRESETS: dict[str, dict] = {
     "digits": dict(arch="mlp", dataset="digits", width=16, batch_size=64, epochs=150, lr_g=1e-3, lr_d=1e-3,
                    loss="nonsaturating", beta1=0.5),
     # The 2-D mixtures as PacGAN's released code trains them for Table 1: z ∈ R², Adam 1e-4 with β1 = 0.8,
-    # batch 100, 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4). fp32, as theirs: bf16
-    # spaces numbers in [2, 4) 0.0156 apart, a third of the grid's σ and most of the ring's.
-    "toy": dict(arch="toy", dataset="grid-25", latent_dim=2, loss="nonsaturating", lr_g=1e-4, lr_d=1e-4,
-                beta1=0.8, batch_size=100, epochs=400, precision="fp32"),
+    # batch 100, 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4).
+    "toy": dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, epochs=400),
     # Full-length recipes for the 2-D sets, chosen over seeds (docs/gan.md): PacGAN's networks and batch,
     # Adam 5e-4 falling linearly to 0 over 30,000 steps (≈ 15 CPU-minutes on one thread). On grid-25 the plain
     # minimax game with that schedule covered the most modes; on ring-8 the same game collapses (D wins at once
