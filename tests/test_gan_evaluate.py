@@ -142,7 +142,7 @@ def test_collapse_demo_cli(tmp_path, capsys):
     assert "plain" in text and "stabilised" in text and "/25" in text
     r = json.loads((out / "collapse.json").read_text())
     assert set(r["grid-25"]) == {"plain", "stabilised"}
-    assert r["grid-25"]["stabilised"]["recipe"] == {"loss": "minimax", "lr_decay": True}
+    assert r["grid-25"]["stabilised"]["recipe"] == {"loss": "minimax", "lr_decay": 1.0}
     assert r["grid-25"]["plain"]["recipe"] == {"loss": "minimax"}
     assert (out / "collapse.png").stat().st_size > 5000
     # Run again: the finished runs are reused, not retrained.
@@ -159,8 +159,8 @@ def test_collapse_demo_ring8_uses_its_own_stabilised_game():
 
     ring = demo_config("ring-8", "stabilised", 5, 0)
     grid = demo_config("grid-25", "stabilised", 5, 0)
-    assert (ring.loss, ring.pack, ring.lr_decay) == ("nonsaturating", 4, True)
-    assert (grid.loss, grid.pack, grid.lr_decay) == ("minimax", 1, True)
+    assert (ring.loss, ring.pack, ring.lr_decay) == ("nonsaturating", 4, 1.0)
+    assert (grid.loss, grid.pack, grid.lr_decay) == ("minimax", 1, 1.0)
     assert demo_config("ring-8", "plain", 5, 0).loss == "minimax"
 
 

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from bertgan.errors import UsageError
 from bertgan.gan.config import resolve
-from bertgan.gan.trainer import generate, load_generator, load_run_config, train
+from bertgan.gan.trainer import generate, load_generator, load_run_config, lr_scale, train
 
 TINY = dict(dataset="digits", width=8, batch_size=32, log_every=2, precision="fp32", device="cpu")
 
@@ -57,6 +57,29 @@ def test_resume_is_bit_exact(tmp_path, arch):
         assert torch.equal(a[k], b[k]), k
     steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # no duplicated rows after the resume
+
+
+def test_lr_schedule_holds_then_falls_to_zero_over_the_last_fraction():
+    total = 440
+    assert [lr_scale(s, total, 1.0) for s in (0, 110, 330)] == [1.0 - s / total for s in (0, 110, 330)]
+    tail = [lr_scale(s, total, 40 / 440) for s in range(total)]
+    assert tail[:400] == [1.0] * 400  # held at the configured rate
+    assert tail[400] == pytest.approx(1.0) and tail[420] == pytest.approx(0.5) and tail[439] == pytest.approx(1 / 40)
+    assert all(a > b for a, b in zip(tail[400:], tail[401:]))
+
+
+def test_lr_decay_flag_and_run_folders_that_stored_it_as_on_off(tmp_path, capsys):
+    from bertgan.cli import main
+    from bertgan.gan.config import GANConfig
+
+    for argv, want in (([], None), (["--lr-decay"], 1.0), (["--lr-decay", "0.25"], 0.25)):
+        assert main(["gan", "train", "--dry-run", "--preset", "mlp", "--dataset", "digits", *argv,
+                     "--out", str(tmp_path / "d")]) == 0
+        assert f'"lr_decay": {want if want is not None else 0.0}' in capsys.readouterr().out
+    assert main(["gan", "train", "--dry-run", "--lr-decay", "1.5", "--out", str(tmp_path / "d")]) == 2
+    assert "--lr-decay 1.5" in capsys.readouterr().err
+    assert GANConfig.from_dict({"lr_decay": True}).lr_decay == 1.0  # an older config.json still loads
+    assert GANConfig.from_dict({"lr_decay": False}).lr_decay == 0.0
 
 
 def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path):

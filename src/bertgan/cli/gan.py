@@ -80,8 +80,9 @@ def register(sub) -> None:
     t.add_argument("--lr", type=float, help="the Adam learning rate of both nets (--lr-g / --lr-d set one)")
     t.add_argument("--lr-g", type=float, help="G's Adam learning rate")
     t.add_argument("--lr-d", type=float, help="D's Adam learning rate")
-    t.add_argument("--lr-decay", action="store_true", default=None,
-                   help="both learning rates fall linearly to 0 over the run")
+    t.add_argument("--lr-decay", type=float, nargs="?", const=1.0, metavar="FRACTION",
+                   help="both learning rates fall linearly to 0 over the last FRACTION of the run, held before it "
+                        "(alone: 1, the whole run; 0: constant)")
     add_seed(t)
     add_precision(t)
     add_device(t)

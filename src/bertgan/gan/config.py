@@ -46,7 +46,9 @@ class GANConfig:
     # optimisation: Radford et al. 2015 (DCGAN) values by default; lr_g ≠ lr_d is TTUR (Heusel et al. 2017)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    lr_decay: bool = False  # both learning rates fall linearly to 0 over the run (Miyato et al. 2018's schedule)
+    # The last fraction of the run over which both learning rates fall linearly to 0: 1 = the whole run (Miyato et
+    # al. 2018's schedule), 0 = constant (Goodfellow et al. 2014; PacGAN).
+    lr_decay: float = 0.0
     beta1: float = 0.5
     beta2: float = 0.999
     adam_eps: float = 1e-8
@@ -65,14 +67,15 @@ class GANConfig:
     def from_dict(cls, d: dict, source: str = "config") -> GANConfig:
         from bertgan.checks import from_dict
 
+        if isinstance(d, dict) and isinstance(d.get("lr_decay"), bool):  # run folders written when it was on/off
+            d = {**d, "lr_decay": float(d["lr_decay"])}
         return from_dict(cls, d, source)
 
 
 # PacGAN's 2-D setting, which every 2-D preset keeps: their networks, z ∈ R², Adam β1 = 0.8, batch 100, fp32 — as
-# their code; bf16 spaces numbers in [2, 4) 0.0156 apart, a third of the grid's σ and most of the ring's.
+# their code; bf16 spaces numbers in [2, 4) 0.0156 apart, a third of the grid's σ and most of the ring's, and at
+# 400 units it is no faster on a CPU with bf16 units (2,307 vs 2,146 points/s over 600 steps).
 _PACGAN_2D = dict(arch="toy", latent_dim=2, beta1=0.8, batch_size=100, precision="fp32")
-# What the full-length 2-D presets add (their comment in PRESETS says why).
-_POINTS = dict(_PACGAN_2D, lr_g=5e-4, lr_d=5e-4, lr_decay=True, max_steps=30_000, checkpoint_every=5_000)
 
 # One table. Each entry is a full recipe for one architecture as its source publishes it.
 PRESETS: dict[str, dict] = {
@@ -102,17 +105,17 @@ PRESETS: dict[str, dict] = {
     # generators: 85 images/s on one thread of a 2-core EPYC with bf16 units (1.7 h), 49 images/s where fp32 is
     # the choice (AVX2 only: 2.9 h) — inside the 3 CPU-hours a recipe may take.
     "mnist": dict(arch="cnn", dataset="mnist", width=64, loss="hinge", spectral_norm=True, lr_g=2e-4, lr_d=2e-4,
-                  beta1=0.5, beta2=0.999, batch_size=64, ema=0.999, lr_decay=True, max_steps=8_000,
+                  beta1=0.5, beta2=0.999, batch_size=64, ema=0.999, lr_decay=1.0, max_steps=8_000,
                   checkpoint_every=500),
     "fashion-mnist": dict(arch="cnn", dataset="fashion-mnist", width=64, loss="hinge", spectral_norm=True,
-                          lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64, ema=0.999, lr_decay=True,
+                          lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64, ema=0.999, lr_decay=1.0,
                           max_steps=8_000, checkpoint_every=500),
     # Stacked MNIST (1,000 modes): of four recipes on Radford et al.'s DCGAN at width 32, 10,000 steps of 64 each
     # (non-saturating, + EMA, + PacGAN2, hinge + spectral norm; docs/gan.md), the hinge loss with spectral norm on
     # D covered the most modes; 20,000 steps cover all 1,000 and cut KL by two thirds, 60,000 (64 epochs, ≈ 37
     # minutes on one thread with bf16 units) cut it by a third again.
     "stacked-mnist": dict(arch="dcgan", dataset="stacked-mnist", width=32, loss="hinge", spectral_norm=True,
-                          lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64, lr_decay=True,
+                          lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64, lr_decay=1.0,
                           max_steps=60_000, checkpoint_every=2_000),
     # The embedded 8×8 digits (what `bertgan demo` trains): a small fully connected GAN that draws recognisable
     # digits in well under a minute on two CPU cores.
@@ -121,17 +124,21 @@ PRESETS: dict[str, dict] = {
     # The 2-D mixtures as PacGAN's released code trains them for Table 1: z ∈ R², Adam 1e-4 with β1 = 0.8,
     # batch 100, 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4).
     "toy": dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, epochs=400),
-    # Full-length recipes for the 2-D sets, chosen over seeds (docs/gan.md): PacGAN's networks and batch,
-    # Adam 5e-4 falling linearly to 0 over 30,000 steps (≈ 15 CPU-minutes on one thread). On grid-25 the plain
-    # minimax game with that schedule covered the most modes; on ring-8 the same game collapses (D wins at once
-    # and log(1 − D(G(z))) saturates, Goodfellow et al. 2014 §3), so ring-8 takes the non-saturating G loss, and
-    # PacGAN4 (D judges 4 samples at once, Lin et al. 2018): over three seeds 7.7 of the 8 modes with it, 6.7
-    # without (one seed kept 4). Ring-8 then trains 100,000 steps (≈ 27 CPU-minutes): the same three seeds keep
-    # 7.7 modes and put 98.3% of the samples on a mode, against 95.8% at 30,000.
-    # fp32: at 400 units bf16 is no faster on a CPU with bf16 units (2,307 vs 2,146 points/s, 600 steps), and the
-    # figures were measured in fp32.
-    "grid-25": dict(_POINTS, dataset="grid-25", loss="minimax"),
-    "ring-8": dict(_POINTS, dataset="ring-8", loss="nonsaturating", pack=4, max_steps=100_000),
+    # Full-length recipes for the 2-D sets, chosen over seeds (docs/gan.md). grid-25: PacGAN4's setting above run
+    # to its full length, then 100,000 more steps with both learning rates falling linearly to 0 — at a constant
+    # rate G keeps drawing lines between modes, and the late small steps pull its samples onto them (seed 0: 90.1%
+    # of the samples on a mode at 400,000 steps; 95.1% after a 40,000-step fall, 96.6% after this one). ≈ 2 CPU-hours
+    # on one thread. The 30,000-step minimax game annealed from 5e-4 that this preset was before kept 22.7 of the
+    # 25 modes and 55% of the samples on them (it is the collapse demo's game).
+    "grid-25": dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, pack=4, epochs=500,
+                    lr_decay=0.2, checkpoint_every=5_000),
+    # ring-8: the minimax game collapses (D wins at once and log(1 − D(G(z))) saturates, Goodfellow et al. 2014 §3),
+    # so the non-saturating G loss, and PacGAN4 (D judges 4 samples at once, Lin et al. 2018): with Adam 5e-4
+    # falling linearly to 0 over 30,000 steps, over three seeds 7.7 of the 8 modes with it, 6.7 without (one seed
+    # kept 4). 100,000 steps (≈ 27 CPU-minutes): the same three seeds keep 7.7 modes and put 98.3% of the samples
+    # on a mode, against 95.8% at 30,000.
+    "ring-8": dict(_PACGAN_2D, dataset="ring-8", loss="nonsaturating", pack=4, lr_g=5e-4, lr_d=5e-4, lr_decay=1.0,
+                   max_steps=100_000, checkpoint_every=5_000),
 }
 
 
@@ -185,6 +192,9 @@ def validate(cfg: GANConfig) -> None:
     if cfg.label_smoothing and cfg.loss not in LOGIT_LOSSES:
         raise UsageError(f"--label-smoothing: applies to the cross-entropy losses ({', '.join(LOGIT_LOSSES)}), "
                          f"not to --loss {cfg.loss}")
+    if not 0 <= cfg.lr_decay <= 1:
+        raise UsageError(f"--lr-decay {cfg.lr_decay}: the fraction of the run over which the learning rates fall "
+                         "to 0 must be in [0, 1]; 1 is the whole run, 0 keeps them constant")
     if not 0 <= cfg.ema < 1:
         raise UsageError(f"--ema {cfg.ema}: the decay must be in [0, 1); 0.999 is usual, 0 turns it off")
     if cfg.batch_size % cfg.pack:

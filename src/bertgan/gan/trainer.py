@@ -196,6 +196,12 @@ def uses_convolutions(arch: str) -> bool:
     return arch in ("dcgan", "cnn", "tf-dcgan")
 
 
+def lr_scale(step: int, total_steps: int, decay: float) -> float:
+    """The learning rates' factor at ``step``: 1 until the last ``decay`` fraction of the run, then falling linearly
+    to 0 at its end (decay = 1: Miyato et al. 2018's whole-run schedule, 1 − step / total, to the bit)."""
+    return min(1.0, (1.0 - step / total_steps) / decay)
+
+
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     """The data order of one epoch, a pure function of (seed, epoch): a resumed run needs no saved state."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -362,9 +368,10 @@ def _train(cfg: GANConfig, out, resume: bool, progress: bool, log, after_step, d
                 order = epoch_order(cfg.seed, epoch, n).to(images.device)
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size][rows_of]  # this process's rows
             if cfg.lr_decay:  # a pure function of the step, so a resumed run follows the same schedule
+                scale = lr_scale(step, total_steps, cfg.lr_decay)
                 for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
                     for group in opt.param_groups:
-                        group["lr"] = lr * (1.0 - step / total_steps)
+                        group["lr"] = lr * scale
             real = images[idx].to(device, non_blocking=True).float()
             if not points:
                 real = real.div_(127.5).sub_(1.0).contiguous(memory_format=fmt)  # uint8 → [−1, 1]
