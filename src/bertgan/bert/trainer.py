@@ -146,7 +146,9 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     cfg.validate()
     d, device = distributed.init(cfg.device)
     try:
-        return _pretrain(cfg, out, resume, progress, d, device)
+        result = _pretrain(cfg, out, resume, progress, d, device)
+        d.barrier()  # no process tears the group down while another's last collective is in flight
+        return result
     finally:
         d.close()
 

@@ -230,7 +230,9 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     validate(cfg)
     d, device = distributed.init(cfg.device)
     try:
-        return _train(cfg, out, resume, progress, log, after_step, d, device)
+        result = _train(cfg, out, resume, progress, log, after_step, d, device)
+        d.barrier()  # no process tears the group down while another's last collective is in flight
+        return result
     finally:
         d.close()
 
