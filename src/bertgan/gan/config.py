@@ -76,6 +76,9 @@ class GANConfig:
 # their code; bf16 spaces numbers in [2, 4) 0.0156 apart, a third of the grid's σ and most of the ring's, and at
 # 400 units it is no faster on a CPU with bf16 units (2,307 vs 2,146 points/s over 600 steps).
 _PACGAN_2D = dict(arch="toy", latent_dim=2, beta1=0.8, batch_size=100, precision="fp32")
+# The 2-D mixtures as PacGAN's released code trains them for Table 1: z ∈ R², Adam 1e-4 with β1 = 0.8, batch 100,
+# 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4).
+_PACGAN_TABLE1 = dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, epochs=400)
 
 # One table. Each entry is a full recipe for one architecture as its source publishes it.
 PRESETS: dict[str, dict] = {
@@ -121,9 +124,7 @@ PRESETS: dict[str, dict] = {
     # digits in well under a minute on two CPU cores.
     "digits": dict(arch="mlp", dataset="digits", width=16, batch_size=64, epochs=150, lr_g=1e-3, lr_d=1e-3,
                    loss="nonsaturating", beta1=0.5),
-    # The 2-D mixtures as PacGAN's released code trains them for Table 1: z ∈ R², Adam 1e-4 with β1 = 0.8,
-    # batch 100, 400 epochs of 100,000 points (400k steps; their "PacGAN4" adds --pack 4).
-    "toy": dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, epochs=400),
+    "toy": _PACGAN_TABLE1,
     # Full-length recipes for the 2-D sets, chosen over seeds (docs/gan.md). grid-25: PacGAN4's setting above run
     # to its full length, then 100,000 more steps with both learning rates falling linearly to 0 — at a constant
     # rate G keeps drawing lines between modes, and the late small steps pull its samples onto them (three seeds:
@@ -131,8 +132,7 @@ PRESETS: dict[str, dict] = {
     # 40,000-step fall instead: 95.1%). 2.2–2.6 hours a run on one thread of a 2-core EPYC. The 30,000-step minimax
     # game annealed from 5e-4 that this preset was before kept 22.7 of the 25 modes and 55% of the samples on them
     # (it is the collapse demo's game).
-    "grid-25": dict(_PACGAN_2D, dataset="grid-25", loss="nonsaturating", lr_g=1e-4, lr_d=1e-4, pack=4, epochs=500,
-                    lr_decay=0.2, checkpoint_every=5_000),
+    "grid-25": dict(_PACGAN_TABLE1, pack=4, epochs=500, lr_decay=0.2, checkpoint_every=5_000),
     # ring-8: the minimax game collapses (D wins at once and log(1 − D(G(z))) saturates, Goodfellow et al. 2014 §3),
     # so the non-saturating G loss, and PacGAN4 (D judges 4 samples at once, Lin et al. 2018): with Adam 5e-4
     # falling linearly to 0 over 30,000 steps, over three seeds 7.7 of the 8 modes with it, 6.7 without (one seed
