@@ -144,13 +144,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     """Pre-train; under ``torchrun --nproc_per_node N`` with DistributedDataParallel (rank 0 writes the run
     folder). Returns the final step, whether it was interrupted, the final model folder and the last metrics."""
     cfg.validate()
-    d, device = distributed.init(cfg.device)
-    try:
-        result = _pretrain(cfg, out, resume, progress, d, device)
-        d.barrier()  # no process tears the group down while another's last collective is in flight
-        return result
-    finally:
-        d.close()
+    with distributed.session(cfg.device) as (d, device):
+        return _pretrain(cfg, out, resume, progress, d, device)
 
 
 def _pretrain(cfg: PretrainConfig, out, resume: bool, progress: bool, d: Dist, device: torch.device) -> dict:

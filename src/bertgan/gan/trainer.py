@@ -228,13 +228,8 @@ def train(cfg: GANConfig, out: str | Path, *, resume: bool = False, progress: bo
     computes BatchNorm statistics over the global batch (torch's SyncBatchNorm on CUDA, ``DistBatchNorm`` on CPU):
     N processes train the G one process would. Rank 0 alone writes the run folder."""
     validate(cfg)
-    d, device = distributed.init(cfg.device)
-    try:
-        result = _train(cfg, out, resume, progress, log, after_step, d, device)
-        d.barrier()  # no process tears the group down while another's last collective is in flight
-        return result
-    finally:
-        d.close()
+    with distributed.session(cfg.device) as (d, device):
+        return _train(cfg, out, resume, progress, log, after_step, d, device)
 
 
 def _train(cfg: GANConfig, out, resume: bool, progress: bool, log, after_step, d: Dist, device: torch.device

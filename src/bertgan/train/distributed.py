@@ -11,7 +11,9 @@ single process would (the loss is normalised by global counts — see the BERT t
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -100,6 +102,18 @@ def init(device_name: str = "auto") -> tuple[Dist, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     return Dist(rank, world), device
+
+
+@contextlib.contextmanager
+def session(device_name: str = "auto") -> Iterator[tuple[Dist, torch.device]]:
+    """``init`` for one training run: on a normal exit every process waits for the others (no process tears the
+    group down while another's last collective is in flight), and the group is destroyed however the run ends."""
+    d, device = init(device_name)
+    try:
+        yield d, device
+        d.barrier()
+    finally:
+        d.close()
 
 
 # ------------------------------------------------------------------------------------------------ GAN helpers
